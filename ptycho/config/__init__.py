@@ -1,0 +1,1 @@
+"""``ptycho.config``: see :mod:`ptycho.config.config`."""

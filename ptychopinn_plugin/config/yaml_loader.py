@@ -1,0 +1,58 @@
+"""YAML configuration files: ``yaml.safe_load`` only, errors name the file."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ptychopinn_plugin.config.model_config import ModelConfig
+
+
+def load_yaml_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; read/parse errors are re-raised with the path in the message."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise type(exc)(f"cannot read configuration file {path}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"configuration file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"configuration file {path} must hold a mapping, found {type(data).__name__}")
+    return data
+
+
+def split_model_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate ModelConfig fields (top-level or nested under ``model:``) from the rest."""
+    model_names = {f.name for f in dataclasses.fields(ModelConfig)}
+    model_values: dict[str, Any] = {}
+    other: dict[str, Any] = {}
+    for key, value in values.items():
+        if key == "model" and isinstance(value, Mapping):
+            model_values.update(value)
+        elif key in model_names:
+            model_values[key] = value
+        else:
+            other[key] = value
+    return model_values, other
+
+
+def build_config(cls: type, values: Mapping[str, Any], **required: Any) -> Any:
+    """Build ``cls`` (Training/InferenceConfig) from a flat or nested mapping.
+
+    Unknown keys raise ``ValueError`` naming them (a typo must not be silently ignored).
+    """
+    model_values, other = split_model_fields(values)
+    own_names = {f.name for f in dataclasses.fields(cls)} - {"model"}
+    unknown = sorted(set(other) - own_names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+    other.update(required)
+    return cls(model=ModelConfig(**model_values), **other)

@@ -1,0 +1,1 @@
+"""Framework-free helpers shared by every layer (atomic files, bilinear sampling)."""
