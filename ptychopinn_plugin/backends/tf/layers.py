@@ -1,0 +1,192 @@
+"""Small, registered, serialisable Keras layers used by the generator network.
+
+Every custom layer of the models is a registered class (package ``ptychopinn``) with a
+``get_config``, so ``.keras`` files load with ``safe_mode=True`` and no Lambda layer is
+ever needed (api spec §7.4).  Physics layers live in :mod:`.physics_layers`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ptychopinn_plugin.physics.geometry import border_mask
+
+PACKAGE = "ptychopinn"
+
+__all__ = [
+    "PACKAGE",
+    "ChannelSlice",
+    "ScaledTanh",
+    "BorderMask",
+    "IntensityScaler",
+    "Square",
+    "InputScale",
+    "IgnoreSecondInput",
+]
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ChannelSlice(keras.layers.Layer):
+    """``x[..., start:stop]`` (Python slice semantics, negative indices allowed).
+
+    The pad_object decoder feeds the first ``32k − 4`` base channels to the object
+    convolution and the last 4 to the probe_big border branch (physics §4.3).
+    """
+
+    def __init__(self, start: int | None = None, stop: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start = None if start is None else int(start)
+        self.stop = None if stop is None else int(stop)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return x[..., self.start : self.stop]
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        channels = input_shape[-1]
+        if channels is None:
+            return (*input_shape[:-1], None)
+        return (*input_shape[:-1], len(range(channels)[self.start : self.stop]))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ScaledTanh(keras.layers.Layer):
+    """``scale · tanh(x)``; the phase activation is ``π·tanh`` (physics §4.3)."""
+
+    def __init__(self, scale: float = math.pi, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return self.scale * tf.tanh(x)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class BorderMask(keras.layers.Layer):
+    """Multiply ``(B, N, N, C)`` by the border mask ``1 − W`` (0 on ``[N/4, 3N/4)²``).
+
+    Confines the probe_big branch to the region outside the object window (§4.3).
+    """
+
+    def __init__(self, N: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.N = int(N)
+        self._mask = tf.constant(border_mask(self.N, dtype=np.float32)[None, :, :, None])
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return x * self._mask
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "N": self.N}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class IntensityScaler(keras.layers.Layer):
+    """The global log intensity scale ``w`` (physics §4.3 step 2, §8 item 6).
+
+    One instance is called twice: ``scaler(x)`` returns ``x / exp(w)`` (network input)
+    and ``scaler(a, inverse=True)`` returns ``exp(w) · a`` (predicted amplitude), so the
+    same variable is used in both places without shared-variable tricks.  ``w`` is a
+    real weight, initialised to ``log s`` and trainable iff ``scale_trainable`` (the
+    original's untracked variable never trained, physics §15 item 9).
+    """
+
+    def __init__(self, initial_scale: float = 1.0, scale_trainable: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        initial_scale = float(initial_scale)
+        if not math.isfinite(initial_scale) or initial_scale <= 0:
+            raise ValueError(f"IntensityScaler: initial_scale must be a finite number > 0; got {initial_scale!r}")
+        self.initial_scale = initial_scale
+        self.scale_trainable = bool(scale_trainable)
+        self.log_scale = self.add_weight(
+            shape=(),
+            initializer=keras.initializers.Constant(math.log(initial_scale)),
+            trainable=self.scale_trainable,
+            name="log_scale",
+            dtype="float32",
+        )
+
+    def call(self, x: tf.Tensor, inverse: bool = False) -> tf.Tensor:
+        gain = tf.exp(tf.cast(self.log_scale, x.dtype))
+        return x * gain if inverse else x / gain
+
+    def compute_output_spec(self, x: Any, inverse: bool = False) -> keras.KerasTensor:
+        return keras.KerasTensor(x.shape, dtype=x.dtype)
+
+    def scale(self) -> float:
+        """Current ``exp(w)``."""
+        return float(np.exp(np.float64(keras.ops.convert_to_numpy(self.log_scale))))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "initial_scale": self.initial_scale,
+            "scale_trainable": self.scale_trainable,
+        }
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Square(keras.layers.Layer):
+    """``x²``: predicted intensity from the scaled amplitude (physics §8 item 7)."""
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.square(x)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class InputScale(keras.layers.Layer):
+    """``x / divisor`` with a fixed (non-trainable, serialised) divisor.
+
+    The supervised model receives ``s·X`` like the PINN and divides by the stored ``s``
+    so the network sees ``X`` (physics §9).
+    """
+
+    def __init__(self, divisor: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        divisor = float(divisor)
+        if not math.isfinite(divisor) or divisor <= 0:
+            raise ValueError(f"InputScale: divisor must be a finite number > 0; got {divisor!r}")
+        self.divisor = divisor
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return x / tf.constant(self.divisor, dtype=x.dtype)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "divisor": self.divisor}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class IgnoreSecondInput(keras.layers.Layer):
+    """Return the first input unchanged; the second is accepted and ignored.
+
+    Keeps the supervised ``diffraction_to_obj`` on the PINN signature
+    ``[input, input_positions]`` (physics §9) with both inputs connected to the graph.
+    """
+
+    def call(self, x: tf.Tensor, ignored: tf.Tensor) -> tf.Tensor:
+        return x
+
+    def compute_output_spec(self, x: Any, ignored: Any) -> keras.KerasTensor:
+        return keras.KerasTensor(x.shape, dtype=x.dtype)
