@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Optional
 
 import keras
+
+from ptychopinn_plugin.util.progress import CallbackMonitor, TrainingMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -35,38 +36,6 @@ LR_PATIENCE = 2
 LR_MIN_DELTA = 1e-4
 LR_MIN = 1e-4
 EARLY_STOP_PATIENCE = 3
-
-
-@runtime_checkable
-class TrainingMonitor(Protocol):
-    """Progress sink and cooperative stop switch for :func:`.training.train_models`.
-
-    ``on_epoch_end(epoch, nepochs, logs)``: ``epoch`` is the 0-based index of the epoch
-    just finished, ``nepochs`` the configured total, ``logs`` floats with at least
-    ``loss``/``train_loss`` and ``val_loss`` plus per-output losses and ``learning_rate``.
-    ``should_stop()`` is polled after every batch (keep it cheap, e.g. an Event).
-    """
-
-    def on_epoch_end(self, epoch: int, nepochs: int, logs: dict[str, float]) -> None: ...
-
-    def should_stop(self) -> bool: ...
-
-
-@dataclass
-class CallbackMonitor:
-    """Convenience :class:`TrainingMonitor` built from two optional callables."""
-
-    epoch_callback: Optional[Callable[[int, int, dict[str, float]], None]] = None
-    stop_callback: Optional[Callable[[], bool]] = None
-    epochs: list[tuple[int, dict[str, float]]] = field(default_factory=list)
-
-    def on_epoch_end(self, epoch: int, nepochs: int, logs: dict[str, float]) -> None:
-        self.epochs.append((epoch, dict(logs)))
-        if self.epoch_callback is not None:
-            self.epoch_callback(epoch, nepochs, logs)
-
-    def should_stop(self) -> bool:
-        return bool(self.stop_callback()) if self.stop_callback is not None else False
 
 
 class StopRequested(Exception):
