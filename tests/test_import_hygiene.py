@@ -22,6 +22,7 @@ HEAVY = ("tensorflow", "keras", "torch", "lightning", "pytorch_lightning", "tens
         "ptychopinn_plugin.simulation",
         "ptychopinn_plugin.evaluation",
         "ptychopinn_plugin.archive",
+        "ptychopinn_plugin.io",
         "ptychopinn_plugin.backends",
     ],
 )
