@@ -1,0 +1,70 @@
+"""PyTorch / Lightning backend (imported only when the PyTorch backend is selected).
+
+Public API (names resolve lazily, so e.g. inference does not import Lightning):
+
+* models: :func:`build_models` → ``(Autoencoder, DiffractionToObj)``,
+  :func:`network_parameter_count`, :func:`trained_intensity_scale`, :func:`model_probe`,
+  :func:`model_channels`, :func:`copy_weights_from_keras`;
+* data: :class:`PtychoDataContainerTorch`, :class:`PtychoDataModule`,
+  :class:`GroupBatchDataset`, :func:`validation_split`, :func:`center_ground_truth`;
+* training: :func:`train_models` → :class:`TrainResult`, :class:`TrainingMonitor`,
+  :class:`CallbackMonitor`, :class:`PtychoLightningModule`, :class:`LossSpec`;
+* inference: :func:`predict_objects`, :func:`check_input_channels`;
+* files: :func:`save_state_dict`, :func:`load_state_dict`;
+* ops: :func:`translate`, :func:`sample_shifted`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Autoencoder": "models",
+    "DiffractionToObj": "models",
+    "PINNCore": "models",
+    "SupervisedCore": "models",
+    "build_models": "models",
+    "network_parameter_count": "models",
+    "trainable_parameter_count": "models",
+    "trained_intensity_scale": "models",
+    "model_probe": "models",
+    "model_channels": "models",
+    "copy_weights_from_keras": "weights",
+    "keras_weight_names": "weights",
+    "PtychoDataContainerTorch": "container",
+    "PtychoDataModule": "datamodule",
+    "GroupBatchDataset": "datamodule",
+    "validation_split": "datamodule",
+    "center_ground_truth": "datamodule",
+    "BATCH_KEYS": "datamodule",
+    "LossSpec": "losses",
+    "pinn_loss_terms": "losses",
+    "supervised_loss_terms": "losses",
+    "PtychoLightningModule": "lightning_module",
+    "TrainingMonitor": "monitor",
+    "CallbackMonitor": "monitor",
+    "TrainResult": "training",
+    "train_models": "training",
+    "predict_objects": "predict",
+    "check_input_channels": "predict",
+    "save_state_dict": "saving",
+    "load_state_dict": "saving",
+    "translate": "translation",
+    "sample_shifted": "translation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -1,0 +1,156 @@
+"""``PtychoLightningModule``: the torch training loop around the shared autoencoder.
+
+Automatic optimisation (so ``accumulate_grad_batches`` and gradient clipping are
+Lightning's own — the original's manual optimisation broke accumulation, finding
+EXEC-ACCUM-001); Adam with the TF hyper-parameters (lr from the execution config,
+β = (0.9, 0.999), ε = 1e-7); losses of :mod:`.losses` on TensorDict batches.
+
+Logged per epoch (batch-size weighted means, like Keras' epoch averages): ``train_loss``,
+``val_loss`` and the per-output terms (``pred_intensity_loss`` …, ``val_`` prefixed for
+validation).  The module also keeps its own exact epoch sums, which the monitor bridge
+reads at epoch end to build the history without depending on logger internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+import torch
+from lightning.pytorch import LightningModule
+from tensordict import TensorDict
+
+from ptychopinn_plugin.config import PyTorchExecutionConfig
+
+from .losses import LossSpec, batch_scale, pinn_loss_terms, supervised_loss_terms
+from .models import Autoencoder, DiffractionToObj
+from .schedules import build_scheduler
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ADAM_BETAS", "ADAM_EPSILON", "PtychoLightningModule"]
+
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPSILON = 1e-7
+
+
+class _EpochSums:
+    """Batch-size weighted running sums of loss terms for one epoch."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = {}
+        self.count = 0
+
+    def add(self, terms: dict[str, torch.Tensor], batch: int) -> None:
+        for key, value in terms.items():
+            self.totals[key] = self.totals.get(key, 0.0) + float(value.detach()) * batch
+        self.count += batch
+
+    def means(self) -> dict[str, float]:
+        return {key: value / self.count for key, value in self.totals.items()} if self.count else {}
+
+
+class PtychoLightningModule(LightningModule):
+    """Trains ``autoencoder`` (PINN or supervised) with the losses of physics §12.1 / §9."""
+
+    def __init__(
+        self,
+        autoencoder: Autoencoder,
+        diffraction_to_obj: DiffractionToObj,
+        *,
+        loss_spec: Optional[LossSpec],
+        execution_config: PyTorchExecutionConfig,
+        nepochs: int,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder
+        # Shares every parameter with the autoencoder; kept out of the module tree so the
+        # Lightning state dict has each weight once.
+        self._diffraction_to_obj = [diffraction_to_obj]
+        self.supervised = autoencoder.model_type == "supervised"
+        if not self.supervised and loss_spec is None:
+            raise ValueError("PtychoLightningModule: a LossSpec is required for the PINN")
+        self.loss_spec = loss_spec
+        self.execution_config = execution_config
+        self.nepochs = int(nepochs)
+        self.pin_memory = bool(pin_memory)
+        self.train_sums = _EpochSums()
+        self.val_sums = _EpochSums()
+        self._epoch_lr: Optional[float] = None
+
+    @property
+    def diffraction_to_obj(self) -> DiffractionToObj:
+        return self._diffraction_to_obj[0]
+
+    # ------------------------------------------------------------------ forward / loss
+    def forward(self, batch: TensorDict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.autoencoder(batch["images"], batch["coords_relative"], batch_scale(batch))
+
+    def loss_terms(self, batch: TensorDict) -> dict[str, torch.Tensor]:
+        """Loss terms of one batch (``loss`` = the weighted total)."""
+        outputs = self(batch)
+        if self.supervised:
+            return supervised_loss_terms(outputs, batch)
+        return pinn_loss_terms(outputs, batch, self.loss_spec)
+
+    def _log_terms(self, terms: dict[str, torch.Tensor], prefix: str, batch: int) -> None:
+        for key, value in terms.items():
+            name = f"{prefix}_loss" if key == "loss" else (key if prefix == "train" else f"{prefix}_{key}")
+            self.log(name, value.detach(), on_step=False, on_epoch=True, batch_size=batch, prog_bar=key == "loss")
+
+    def training_step(self, batch: TensorDict, batch_idx: int) -> torch.Tensor:
+        terms = self.loss_terms(batch)
+        b = int(batch.batch_size[0])
+        self._log_terms(terms, "train", b)
+        self.train_sums.add(terms, b)
+        return terms["loss"]
+
+    def validation_step(self, batch: TensorDict, batch_idx: int) -> None:
+        terms = self.loss_terms(batch)
+        b = int(batch.batch_size[0])
+        self._log_terms(terms, "val", b)
+        self.val_sums.add(terms, b)
+
+    def on_train_epoch_start(self) -> None:
+        self.train_sums = _EpochSums()
+        # Per-epoch schedulers step before the epoch-end hooks; record the lr used now.
+        self._epoch_lr = float(self.trainer.optimizers[0].param_groups[0]["lr"]) if self.trainer.optimizers else None
+
+    def on_validation_epoch_start(self) -> None:
+        self.val_sums = _EpochSums()
+
+    def epoch_logs(self) -> dict[str, float]:
+        """This epoch's means in the TF history vocabulary: ``loss``/``train_loss``,
+        ``val_loss``, ``<output>_loss``, ``val_<output>_loss``, ``learning_rate``."""
+        logs: dict[str, float] = {}
+        for key, value in self.train_sums.means().items():
+            logs[key] = value
+        if "loss" in logs:
+            logs["train_loss"] = logs["loss"]
+        for key, value in self.val_sums.means().items():
+            logs[f"val_{key}"] = value
+        if self._epoch_lr is not None:
+            logs["learning_rate"] = self._epoch_lr
+        return logs
+
+    # ------------------------------------------------------------------ optimisation
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.autoencoder.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(
+            params, lr=self.execution_config.learning_rate, betas=ADAM_BETAS, eps=ADAM_EPSILON
+        )
+        has_val = self.trainer is not None and self.trainer.limit_val_batches != 0
+        scheduler = build_scheduler(
+            optimizer, self.execution_config, nepochs=self.nepochs, monitor="val_loss" if has_val else "train_loss"
+        )
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        if isinstance(batch, TensorDict):
+            if self.pin_memory and device.type == "cuda":
+                return batch.pin_memory().to(device, non_blocking=True)
+            return batch.to(device)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)

@@ -1,0 +1,87 @@
+"""Batched inference with a torch ``diffraction_to_obj`` (api spec §3), NumPy in and out.
+
+Takes the same channels-last NumPy arrays as the TF backend's ``predict_objects`` and
+returns the same ``(B, N, N, 1)`` complex64 result, so the workflow layer treats both
+backends alike; the permutations are those of data §3.2 (no sign changes).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Optional, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .models import channel_mismatch_message, model_channels
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["check_input_channels", "predict_objects", "model_device"]
+
+
+def check_input_channels(model: nn.Module, channels: int) -> None:
+    """Raise the api-spec §3 ``ValueError`` when ``channels`` ≠ the model's ``C``."""
+    expected = model_channels(model)
+    if int(channels) != expected:
+        raise ValueError(channel_mismatch_message(expected, channels))
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (CPU for a parameterless module)."""
+    for param in model.parameters():
+        return param.device
+    return torch.device("cpu")
+
+
+def predict_objects(
+    diffraction_to_obj: nn.Module,
+    X_normalised: np.ndarray,
+    positions: np.ndarray,
+    intensity_scale: float,
+    batch_size: int = 16,
+    *,
+    device: Optional[Union[str, torch.device]] = None,
+) -> np.ndarray:
+    """``trimmed_obj`` for normalised amplitudes ``X`` ``(B, N, N, C)`` and offsets
+    ``positions`` ``(B, 1, 2, C)`` (channels-last); returns complex64 ``(B, N, N, 1)``.
+
+    The network input is ``X·s`` in float32 (the product training used), ``s`` the
+    archived training intensity scale (api spec §7.3).  float64 inputs are cast.
+    ``device``: where to run (default: where the model's parameters are).
+    """
+    x = np.asarray(X_normalised)
+    pos = np.asarray(positions)
+    if x.ndim != 4 or x.shape[1] != x.shape[2]:
+        raise ValueError(f"X must be (B, N, N, C) with square patterns; got shape {x.shape}")
+    check_input_channels(diffraction_to_obj, x.shape[3])
+    n_model = int(getattr(diffraction_to_obj, "core", diffraction_to_obj).N)
+    if x.shape[1] != n_model:
+        raise ValueError(f"model expects {n_model}×{n_model} patterns but the input has {x.shape[1]}×{x.shape[2]}")
+    if pos.shape != (x.shape[0], 1, 2, x.shape[3]):
+        raise ValueError(f"positions must have shape {(x.shape[0], 1, 2, x.shape[3])}; got {pos.shape}")
+    scale = float(intensity_scale)
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"intensity_scale must be a finite number > 0; got {intensity_scale!r}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    target = torch.device(device) if device is not None else model_device(diffraction_to_obj)
+    if device is not None:
+        diffraction_to_obj.to(target)
+    was_training = diffraction_to_obj.training
+    diffraction_to_obj.eval()
+    out = np.empty((x.shape[0], x.shape[1], x.shape[2], 1), dtype=np.complex64)
+    s32 = torch.tensor(np.float32(scale), device=target)
+    try:
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], int(batch_size)):
+                stop = min(start + int(batch_size), x.shape[0])
+                xb = torch.from_numpy(np.ascontiguousarray(x[start:stop].transpose(0, 3, 1, 2), dtype=np.float32))
+                pb = torch.from_numpy(np.ascontiguousarray(pos[start:stop].transpose(0, 3, 1, 2), dtype=np.float32))
+                result = diffraction_to_obj(xb.to(target), pb.to(target), s32)
+                out[start:stop] = result.to(torch.complex64).cpu().numpy().transpose(0, 2, 3, 1)
+    finally:
+        diffraction_to_obj.train(was_training)
+    return out
