@@ -10,10 +10,10 @@ scores ``RECON.npz`` (``object`` complex, or ``amplitude`` + ``phase``; optional
 ``metrics.json`` and ``metrics.csv`` atomically.  ``--test-data`` may stand in for
 ``--ground-truth``.
 
-Model mode (``--model-dir`` + ``--test-data``, api spec §9) predicts and stitches with a
-trained model first; it needs the model archive and a backend and is handled in
-:func:`_evaluate_model` — until that exists it exits 1 with an explanation rather than
-pretending.
+Model mode (``--model-dir`` + ``--test-data``, api spec §9) predicts and stitches the test
+data with a trained model first (the archive's backend, one group per scan position,
+``--stitch_crop_size``), then scores the result against the test data's ``objectGuess``
+(or ``--ground-truth``); it also writes ``comparison.png`` and ``reconstruction.npz``.
 
 Exit codes (api spec §9): 0 success, 2 usage error, 1 runtime error (message on stderr;
 traceback only with ``--log-level DEBUG``).
@@ -31,10 +31,6 @@ logger = logging.getLogger(__name__)
 PROG = "ptychopinn-evaluate"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 DEFAULT_OUTPUT_DIR = "evaluation_outputs"
-
-
-class EvaluationUnavailable(RuntimeError):
-    """A requested evaluation mode cannot run in this installation."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,11 +89,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         if args.model_dir is not None:
-            _evaluate_model(args)
+            metrics = _evaluate_model(args)
         else:
             metrics = _evaluate_data(args)
-            if not args.quiet:
-                _print_summary(metrics, Path(args.output_dir))
+        if not args.quiet:
+            _print_summary(metrics, Path(args.output_dir))
     except Exception as exc:  # runtime error → exit 1
         if args.log_level == "DEBUG":
             logger.exception("evaluation failed")
@@ -139,17 +135,50 @@ def _evaluate_data(args: argparse.Namespace) -> dict[str, Any]:
     return metrics
 
 
-def _evaluate_model(args: argparse.Namespace) -> None:
+def _evaluate_model(args: argparse.Namespace) -> dict[str, Any]:
     """Model mode: predict + stitch the test data with a trained model, then score it.
 
-    Not available yet: it needs the model archive loader and a backend (TensorFlow or
-    PyTorch), which come with the backend layer.
+    The archive's backend is used (imported now); the data are grouped one group per
+    scan position with the model's ``N``/``gridsize`` and stitched with
+    ``--stitch_crop_size``.  Writes ``metrics.json``/``metrics.csv``, ``comparison.png``
+    and the stitched ``reconstruction.npz`` (with its canvas geometry).
     """
-    raise EvaluationUnavailable(
-        "model evaluation (--model-dir) needs a trained model archive and a model backend, which are not "
-        "available in this build yet; to score an existing reconstruction use "
-        "--reconstruction RECON.npz --ground-truth DATA.npz"
-    )
+    from pathlib import Path as _Path
+
+    from ptychopinn_plugin._version import __version__
+    from ptychopinn_plugin.workflows.comparison import write_comparison
+    from ptychopinn_plugin.config import InferenceConfig, resolve_model_archive
+    from ptychopinn_plugin.evaluation.inputs import load_ground_truth_npz
+    from ptychopinn_plugin.workflows.data_prep import load_data
+    from ptychopinn_plugin.workflows.inference import load_predictor, reconstruct
+    from ptychopinn_plugin.workflows.outputs import save_reconstruction
+
+    if args.test_data is None:
+        raise ValueError("model mode needs --test-data DATA.npz (the dataset to reconstruct and its objectGuess)")
+    try:
+        archive = resolve_model_archive(_Path(args.model_dir))
+    except ValueError as exc:
+        raise ValueError(f"{exc}; train a model first (ptychopinn-train), or score an existing reconstruction "
+                         "with --reconstruction RECON.npz --ground-truth DATA.npz") from None
+    truth_path = args.ground_truth if args.ground_truth is not None else args.test_data
+    truth = load_ground_truth_npz(truth_path)
+    predictor, loaded = load_predictor(archive)
+    config = InferenceConfig(model=loaded.model_config, model_path=archive, test_data_file=args.test_data,
+                             stitch_crop_size=args.stitch_crop_size, output_dir=args.output_dir,
+                             backend=loaded.backend)
+    data = load_data(args.test_data)
+    container, outcome = reconstruct(predictor, data, config)
+    output_dir = _Path(args.output_dir)
+    save_reconstruction(outcome.amplitude, outcome.phase, output_dir, canvas_com=outcome.geometry.com_xy)
+    info = {
+        "tool": PROG, "version": __version__, "model": str(archive), "test_data": str(args.test_data),
+        "ground_truth": str(truth_path), "backend": loaded.backend, "groups": len(container),
+        "stitch_crop_size": args.stitch_crop_size, "phase_align_method": args.phase_align,
+        "register": bool(args.register), "eval_border": args.eval_border, "frc_sigma": args.frc_sigma,
+    }
+    return write_comparison(outcome, truth, output_dir, info, register=args.register,
+                            phase_align_method=args.phase_align, eval_border=args.eval_border,
+                            frc_sigma=args.frc_sigma)
 
 
 def _print_summary(metrics: dict[str, Any], output_dir: Path) -> None:

@@ -84,7 +84,7 @@ def test_cli_exit_codes(tmp_path, truth, capsys):
     assert main(["--reconstruction", str(rec)]) == 2  # no ground truth
     assert main(["--reconstruction", str(rec), "--ground-truth", str(gt), "--phase-align", "median"]) == 2
     capsys.readouterr()
-    # Model mode is not available yet: runtime error with an explanation, not a fake result.
+    # Model mode with a directory holding no model archive: runtime error with an explanation.
     assert main(["--model-dir", str(tmp_path), "--test-data", str(gt), "--output-dir", str(tmp_path / "x")]) == 1
     err = capsys.readouterr().err
     assert "model" in err and "--reconstruction" in err and "Traceback" not in err

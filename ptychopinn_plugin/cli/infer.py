@@ -1,0 +1,191 @@
+"""``ptychopinn-infer`` (alias ``ptycho_inference``): reconstruct a dataset with a trained model (api §9).
+
+::
+
+    ptychopinn-infer --model_path DIR|ZIP --test_data DATA.npz [--output_dir D]
+        [--n_groups K] [--n_subsample S --subsample_seed R] [--neighbor_count K]
+        [--stitch_crop_size M] [--backend tensorflow|pytorch] [--diffraction_domain D]
+        [--torch-accelerator A] [--torch-num-workers W] [--torch-inference-batch-size B]
+        [--comparison_plot] [--debug] [--config YAML] [--log-level L] [--quiet]
+
+The model's ``N`` and ``gridsize`` come from the archive; the data are grouped one group
+per scan position unless ``--n_groups`` is given; predictions are streamed into the
+stitcher batch by batch.  Outputs in ``output_dir``: ``reconstructed_amplitude.png``,
+``reconstructed_phase.png``, ``reconstruction.npz`` (with the canvas geometry); with
+``--comparison_plot`` and an ``objectGuess`` in the data also ``comparison.png``,
+``metrics.json`` and ``metrics.csv``.  ``--write-product`` needs the Ptychodus product
+writer, which this build does not have yet (exit 1 with an explanation).
+Exit codes: 0 success, 2 usage error, 1 runtime error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from ptychopinn_plugin.cli._common import add_logging_options, configure_logging, parse_or_exit_code, run_guarded
+
+logger = logging.getLogger(__name__)
+PROG = "ptychopinn-infer"
+
+DOMAINS = ("amplitude", "intensity", "auto")
+DEBUG_JSON = "inference_debug.json"
+PRODUCT_UNAVAILABLE = (
+    "--write-product needs the Ptychodus product support (not yet available in this build); "
+    "use the PNGs and reconstruction.npz in the output directory instead"
+)
+# YAML keys (InferenceConfig field names) that the flags below may also take from --config.
+YAML_KEYS = ("model_path", "test_data_file", "output_dir", "n_groups", "n_images", "n_subsample", "subsample_seed",
+             "neighbor_count", "stitch_crop_size", "backend", "debug")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ptychopinn_plugin.config.execution_config import ACCELERATORS
+
+    parser = argparse.ArgumentParser(prog=PROG, allow_abbrev=False,
+                                     description="Reconstruct a dataset with a trained PtychoPINN model.")
+    parser.add_argument("--config", metavar="YAML", default=None,
+                        help="YAML with InferenceConfig fields (model_path, test_data_file, …); CLI values win")
+    parser.add_argument("--model_path", default=None, help="model directory (holding wts.h5.zip) or archive file")
+    parser.add_argument("--test_data", dest="test_data_file", default=None, metavar="NPZ", help="dataset to reconstruct")
+    parser.add_argument("--output_dir", default=None, help="output directory (default inference_outputs)")
+    parser.add_argument("--n_groups", "--n_images", dest="n_groups", type=int, default=None,
+                        help="number of groups (default: one per scan position)")
+    parser.add_argument("--n_subsample", type=int, default=None, help="keep this many random scan positions first")
+    parser.add_argument("--subsample_seed", type=int, default=None, help="seed of the subsampling draw")
+    parser.add_argument("--neighbor_count", type=int, default=None, help="K nearest neighbours for grouping (default 4)")
+    parser.add_argument("--stitch_crop_size", type=int, default=None, help="central M×M used for stitching (default 20)")
+    parser.add_argument("--backend", choices=("tensorflow", "pytorch"), default=None,
+                        help="required backend (default: the archive's)")
+    parser.add_argument("--diffraction_domain", choices=DOMAINS, default="amplitude")
+    parser.add_argument("--torch-accelerator", choices=ACCELERATORS, default=None)
+    parser.add_argument("--torch-num-workers", type=int, default=None)
+    parser.add_argument("--torch-inference-batch-size", type=int, default=None)
+    parser.add_argument("--write-product", metavar="OUT.h5", default=None,
+                        help="write a Ptychodus product (needs --product IN.h5)")
+    parser.add_argument("--product", metavar="IN.h5", default=None, help="input product for geometry/metadata")
+    parser.add_argument("--comparison_plot", action="store_true",
+                        help="compare with the data's objectGuess: comparison.png + metrics.json/.csv")
+    parser.add_argument("--debug", action="store_true", default=None, help=f"write {DEBUG_JSON} with diagnostics")
+    add_logging_options(parser)
+    return parser
+
+
+class UsageError(Exception):
+    """Missing/contradictory options detected after parsing (exit code 2)."""
+
+
+def _values(args: argparse.Namespace) -> dict[str, Any]:
+    from ptychopinn_plugin.config import load_yaml_config
+
+    values: dict[str, Any] = {}
+    if args.config:
+        raw = load_yaml_config(args.config)
+        unknown = sorted(set(raw) - set(YAML_KEYS) - {"model"})
+        if unknown:
+            raise ValueError(f"{args.config}: unknown inference option(s) {', '.join(unknown)}; "
+                             f"allowed: {', '.join(YAML_KEYS)}")
+        values.update({k: v for k, v in raw.items() if k in YAML_KEYS})
+        if "n_images" in values:
+            logger.warning("n_images is deprecated; use n_groups")
+            values.setdefault("n_groups", values.pop("n_images"))
+    for key in YAML_KEYS:
+        value = getattr(args, key, None)
+        if value is not None:
+            values[key] = value
+    for key in ("model_path", "test_data_file"):
+        if not values.get(key):
+            flag = "--test_data" if key == "test_data_file" else "--model_path"
+            raise UsageError(f"{flag} is required (on the command line or as {key!r} in the --config YAML)")
+    if args.write_product and not args.product:
+        raise UsageError("--write-product requires --product IN.h5 (geometry and metadata of the input)")
+    return values
+
+
+def _infer(args: argparse.Namespace) -> int:
+    from ptychopinn_plugin._version import __version__
+    from ptychopinn_plugin.config import InferenceConfig, resolve_model_archive
+    from ptychopinn_plugin.util.atomic import atomic_write_text
+    from ptychopinn_plugin.workflows.comparison import COMPARISON_PNG_NAME, write_comparison
+    from ptychopinn_plugin.workflows.data_prep import load_data
+    from ptychopinn_plugin.workflows.inference import load_predictor, reconstruct
+    from ptychopinn_plugin.workflows.outputs import save_reconstruction
+
+    values = _values(args)
+    if args.write_product:
+        raise RuntimeError(PRODUCT_UNAVAILABLE)
+    model_path = Path(values["model_path"])
+    test_path = Path(values["test_data_file"])
+    archive = resolve_model_archive(model_path)  # ValueError listing the paths tried
+    if not test_path.is_file():
+        raise FileNotFoundError(f"test data file not found: {test_path}")
+
+    started = time.perf_counter()
+    batch = args.torch_inference_batch_size
+    predictor, loaded = load_predictor(archive, backend=values.get("backend"),
+                                       **({"batch_size": batch} if batch else {}),
+                                       device=args.torch_accelerator)
+    if loaded.backend == "tensorflow" and (args.torch_accelerator is not None or args.torch_num_workers is not None):
+        logger.warning("--torch-accelerator/--torch-num-workers are ignored for a TensorFlow model")
+        predictor.device = None
+    if args.torch_num_workers:
+        logger.info("--torch-num-workers has no effect on in-memory inference")
+    config_values = {k: v for k, v in values.items() if k not in ("model_path", "test_data_file", "backend")}
+    config = InferenceConfig(model=loaded.model_config, model_path=archive, test_data_file=test_path,
+                             backend=loaded.backend, **config_values)
+    data = load_data(test_path, config.n_subsample, config.subsample_seed, diffraction_domain=args.diffraction_domain)
+    container, outcome = reconstruct(predictor, data, config)
+    output_dir = Path(config.output_dir)
+    written = save_reconstruction(outcome.amplitude, outcome.phase, output_dir, canvas_com=outcome.geometry.com_xy)
+    info = {"tool": PROG, "version": __version__, "model": str(archive), "test_data": str(test_path),
+            "backend": loaded.backend, "groups": len(container), "stitch_crop_size": config.stitch_crop_size}
+    metrics = None
+    if args.comparison_plot:
+        if data.objectGuess is None:
+            logger.warning("--comparison_plot: %s has no objectGuess; no comparison written", test_path)
+        else:
+            metrics = write_comparison(outcome, data.objectGuess, output_dir, info)
+            written["comparison"] = output_dir / COMPARISON_PNG_NAME
+            written["metrics"] = output_dir / "metrics.json"
+    if config.debug:
+        debug = {**info, "N": predictor.N, "gridsize": predictor.gridsize, "intensity_scale": predictor.intensity_scale,
+                 "canvas_size": outcome.geometry.canvas_size, "canvas_com": list(outcome.geometry.com_xy),
+                 "manifest_sha256": loaded.info.manifest_sha256 if loaded.info else None,
+                 "seconds": time.perf_counter() - started}
+        atomic_write_text(output_dir / DEBUG_JSON, json.dumps(debug, indent=2) + "\n")
+        written["debug"] = output_dir / DEBUG_JSON
+    if not args.quiet:
+        print(f"reconstructed {len(container)} groups with the {loaded.backend} model {archive} "
+              f"({outcome.geometry.canvas_size}×{outcome.geometry.canvas_size} px canvas)")
+        if metrics is not None:
+            print(f"SSIM amplitude {metrics['ssim'][0]:.4f}, phase {metrics['ssim'][1]:.4f}")
+        for path in sorted(written.values()):
+            print(f"output: {path}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parse_or_exit_code(parser, argv)
+    if isinstance(args, int):
+        return args
+    configure_logging(args.log_level, args.quiet)
+
+    def body() -> int:
+        try:
+            return _infer(args)
+        except UsageError as exc:
+            parser.print_usage(sys.stderr)
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run_guarded(PROG, args.log_level, body)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Training workflows: ``train_cdi_model`` and ``run_cdi_example`` (api spec §6.1, §6.2).
+
+Every run starts from the configuration alone: the intensity scale
+``s = sqrt(nphotons)/(N/2)`` is computed fresh (physics §7; the original reused a stale
+``params.cfg['intensity_scale']``), the probe is normalised with ``probe_scale``
+(physics §6.1), the data are grouped with the config's ``n_groups``, ``neighbor_count``,
+``seed`` and oversampling fields, and a fresh model is built by the selected backend.
+The trained pair becomes the process's current model (``session``) so that
+``ptycho.model_manager.save`` can archive it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from ptychopinn_plugin.config import (
+    PyTorchExecutionConfig,
+    TrainingConfig,
+    legacy_params,
+    update_legacy_dict,
+    validate_model_config,
+)
+from ptychopinn_plugin.config.training_config import is_power_of_two, validate_training_fields
+from ptychopinn_plugin.data.container import PtychoDataContainer
+from ptychopinn_plugin.data.npz_io import metadata_nphotons
+from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
+from ptychopinn_plugin.physics.probe import normalise_probe
+from ptychopinn_plugin.util.progress import TrainingMonitor
+from ptychopinn_plugin.workflows.backend_ops import DEFAULT_PREDICT_BATCH_SIZE, BackendOps, resolve_backend
+from ptychopinn_plugin.workflows.data_prep import create_ptycho_data_container
+from ptychopinn_plugin.workflows.session import CurrentModel, require_current_model, set_current_model
+from ptychopinn_plugin.workflows.stitching import stitch_container
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RESULT_KEYS", "check_workflow_config", "train_cdi_model", "run_cdi_example"]
+
+RESULT_KEYS = (
+    "history",
+    "history_epochs",
+    "model_instance",
+    "train_container",
+    "test_container",
+    "intensity_scale",
+    "intensity_scale_trained",
+    "reconstructed_obj",
+    "pred_amp",
+    "reconstructed_obj_cdi",
+    "stitched_obj",
+    "obj_tensor_full",
+    "global_offsets",
+    "recon_amp",
+    "recon_phase",
+    "backend",
+)
+"""The keys of the results dictionary (api spec §6.1 table); always all present, None
+where a value does not apply (no test data, no stitching)."""
+
+
+def check_workflow_config(config: TrainingConfig) -> None:
+    """Workflow validation of api spec §6.1 step 1.
+
+    ``N`` must be known, every field is re-checked (fields may have been assigned after
+    construction, as Ptychodus does with ``model.N``), and a non-power-of-two batch size
+    only warns here (the raising rule belongs to the CLI's ``validate_training_config``).
+    """
+    if not isinstance(config, TrainingConfig):
+        raise TypeError(f"expected a TrainingConfig; got {type(config).__name__}")
+    validate_model_config(config.model, require_n=True)
+    validate_training_fields(config)
+    if not is_power_of_two(config.batch_size):
+        logger.warning("TrainingConfig.batch_size = %d is not a power of two", config.batch_size)
+    if config.model.model_type == "supervised" and config.model.gridsize != 1:
+        raise ValueError(
+            f"supervised training requires gridsize == 1 (got gridsize = {config.model.gridsize})"
+        )
+
+
+def _log_nphotons_override(data: Any, config: TrainingConfig) -> None:
+    """Data §1.6: a dataset may state its photon count; we keep the configured value but say so."""
+    metadata = getattr(data, "metadata", None)
+    value = metadata_nphotons(metadata) if metadata else None
+    if value is not None and not math.isclose(value, config.nphotons, rel_tol=1e-6):
+        logger.info(
+            "the training data's metadata give nphotons = %.6g; training uses the configured nphotons = %.6g",
+            value, config.nphotons,
+        )
+
+
+def _evaluate(ops: BackendOps, trained: Any, container: PtychoDataContainer, scale: float
+              ) -> tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
+    """``(reconstructed_obj, pred_amp, reconstructed_obj_cdi)`` on the test container."""
+    if ops.predict_outputs is not None:
+        return ops.predict_outputs(trained.autoencoder, container.X, container.coords_nominal, scale,
+                                   DEFAULT_PREDICT_BATCH_SIZE)
+    logger.info("%s backend offers no autoencoder prediction helper; only reconstructed_obj is computed", ops.name)
+    obj = ops.predict(trained.diffraction_to_obj, container.X, container.coords_nominal, scale,
+                      DEFAULT_PREDICT_BATCH_SIZE)
+    return obj, None, None
+
+
+def train_cdi_model(
+    train_data: Any,
+    test_data: Any,
+    config: TrainingConfig,
+    *,
+    monitor: Optional[TrainingMonitor] = None,
+    execution_config: Optional[PyTorchExecutionConfig] = None,
+) -> dict[str, Any]:
+    """Group, normalise, train with ``config.backend`` and evaluate on ``test_data`` (§6.2).
+
+    ``train_data``/``test_data``: ``RawData`` or containers (``test_data`` may be None).
+    Training data are grouped with ``config.n_groups``; test data with one group per
+    scan position (evaluation and stitching must cover the whole test scan).
+    ``monitor`` receives per-epoch losses and may stop training (util.progress);
+    ``execution_config`` is used by the PyTorch backend only.
+    Returns the results dictionary (:data:`RESULT_KEYS`; stitching keys None).
+    """
+    check_workflow_config(config)
+    ops = resolve_backend(config.backend)
+    _log_nphotons_override(train_data, config)
+    train_container = create_ptycho_data_container(train_data, config)
+    test_container = (None if test_data is None
+                      else create_ptycho_data_container(test_data, config, n_groups=None))
+
+    scale = closed_form_scale(config.nphotons, config.model.N)  # fresh for every run
+    probe = normalise_probe(train_container.probe, config.model.probe_scale)
+    logger.info("training on %d groups (%s backend), s = %.6g", len(train_container), ops.name, scale)
+    trained = ops.train(train_container, config, monitor=monitor, probe=probe, execution_config=execution_config)
+    if not math.isclose(trained.intensity_scale, scale, rel_tol=1e-12):
+        raise RuntimeError(
+            f"the {ops.name} backend trained with intensity scale {trained.intensity_scale} but the workflow "
+            f"computed {scale} from nphotons = {config.nphotons}, N = {config.model.N}"
+        )
+    # The probe inside the trained model (it moved if probe_trainable); the supervised model has none.
+    model_probe = ops.model_probe(trained.autoencoder)
+    if model_probe is None:
+        model_probe = trained.probe if trained.probe is not None else probe
+    set_current_model(CurrentModel(
+        backend=ops.name,
+        models={"autoencoder": trained.autoencoder, "diffraction_to_obj": trained.diffraction_to_obj},
+        model_config=config.model,
+        training_config=config,
+        intensity_scale=float(trained.intensity_scale),
+        intensity_scale_trained=float(trained.intensity_scale_trained),
+        probe=np.asarray(model_probe, dtype=np.complex64),
+        history=dict(trained.history),
+        completed=bool(trained.completed),
+    ))
+
+    results: dict[str, Any] = dict.fromkeys(RESULT_KEYS)
+    results.update(
+        history=dict(trained.history),
+        history_epochs=list(trained.history_epochs),
+        model_instance=trained.autoencoder,
+        train_container=train_container,
+        test_container=test_container,
+        intensity_scale=float(trained.intensity_scale),
+        intensity_scale_trained=float(trained.intensity_scale_trained),
+        backend=ops.name,
+    )
+    if test_container is not None:
+        obj, amp, intensity = _evaluate(ops, trained, test_container, scale)
+        results.update(reconstructed_obj=obj, pred_amp=amp, reconstructed_obj_cdi=intensity)
+    return results
+
+
+def run_cdi_example(
+    train_data: Any,
+    test_data: Any,
+    config: TrainingConfig,
+    flip_x: bool = False,
+    flip_y: bool = False,
+    transpose: bool = False,
+    M: int = 20,
+    do_stitching: bool = False,
+    *,
+    monitor: Optional[TrainingMonitor] = None,
+    execution_config: Optional[PyTorchExecutionConfig] = None,
+) -> tuple[Optional[np.ndarray], Optional[np.ndarray], dict[str, Any]]:
+    """Train, optionally stitch the test reconstruction; ``(amp|None, phase|None, results)`` (§6.1).
+
+    Writes the configuration into ``params.cfg`` first and, after training, the runtime
+    keys ``intensity_scale`` (``s``) and ``probe`` (normalised, ``(N, N, 1)``) — the
+    compatibility contract of ``ptycho.params``; nothing here reads them back.
+    """
+    check_workflow_config(config)
+    update_legacy_dict(legacy_params.cfg, config)
+    results = train_cdi_model(train_data, test_data, config, monitor=monitor, execution_config=execution_config)
+    legacy_params.set("intensity_scale", float(results["intensity_scale"]))
+    legacy_params.set("probe", require_current_model().probe[..., None])
+
+    amp = phase = None
+    if do_stitching:
+        if results["test_container"] is None:
+            logger.warning("do_stitching=True but no test data were given; nothing to stitch")
+        else:
+            outcome = stitch_container(
+                results["test_container"], patches=results["reconstructed_obj"], M=M, flip_x=flip_x,
+                flip_y=flip_y, transpose=transpose, keep_patches=True,
+            )
+            amp, phase = outcome.amplitude, outcome.phase
+            results.update(
+                stitched_obj=outcome.image, obj_tensor_full=outcome.patches,
+                global_offsets=outcome.global_offsets, recon_amp=amp, recon_phase=phase,
+            )
+    return amp, phase, results
