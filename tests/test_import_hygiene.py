@@ -23,6 +23,7 @@ HEAVY = ("tensorflow", "keras", "torch", "lightning", "pytorch_lightning", "tens
         "ptychopinn_plugin.evaluation",
         "ptychopinn_plugin.archive",
         "ptychopinn_plugin.io",
+        "ptychopinn_plugin.workflows",
         "ptychopinn_plugin.backends",
     ],
 )
