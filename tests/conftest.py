@@ -17,3 +17,14 @@ def _reset_legacy_params():
     legacy_params.reset()
     yield
     legacy_params.reset()
+
+
+@pytest.fixture(autouse=True)
+def _capture_logs_regardless_of_cli_tests(caplog):
+    """CLI tests call ``logging.basicConfig(force=True)`` (e.g. ``--quiet`` → ERROR) in the
+    same process; under pytest-xdist a later test's ``caplog`` would then miss WARNING
+    records. Pin the root level for every test (caplog restores it afterwards)."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    yield

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import ptychopinn_plugin
+
 pytest.importorskip("ptychodus")
 pytestmark = [pytest.mark.ptychodus, pytest.mark.slow]
 
@@ -96,6 +98,9 @@ def _run(our_runs, backend):
     missing = [name for name in needed if importlib.util.find_spec(name) is None]  # no import in this process
     if missing:
         pytest.skip(f"{backend} backend not installed ({', '.join(missing)})")
+    if backend == "pytorch" and not (Path(ptychopinn_plugin.__file__).parent / "backends" / "torch"
+                                     / "archive_codec.py").is_file():
+        pytest.skip("the PyTorch archive codec (backends/torch/archive_codec.py) is not in this tree")
     run = our_runs[backend]
     if isinstance(run, Exception):
         raise run

@@ -10,8 +10,9 @@
 
 Performance matters because previews arrive while the GUI must stay responsive: the
 four image axes and their colorbars are created once and placed by hand (no
-constrained layout, which costs most of a redraw), updates use ``set_data`` and
-``draw_idle``, and the ground-truth row is shown or hidden, never rebuilt.
+constrained layout, which costs most of a redraw), updates use ``set_data`` and a
+deferred redraw (the window's :class:`~.redraw.RedrawQueue`), and the ground-truth row
+is shown or hidden, never rebuilt.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from ptychopinn_gui.model.reconstruction import (
     metric_rows,
 )
 from ptychopinn_gui.view.mpl import NavigationToolbar2QT, make_canvas
+from ptychopinn_gui.view.redraw import RedrawQueue
 
 __all__ = ["ImagePanel", "PANELS"]
 
@@ -49,8 +51,9 @@ EMPTY_TITLE = "No reconstruction yet: train a model or reconstruct with one."
 class ImagePanel(QWidget):
     pixel_info = pyqtSignal(str)
 
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, parent: Optional[QWidget] = None, redraw: Optional[RedrawQueue] = None) -> None:
         super().__init__(parent)
+        self.redraw = redraw
         self.canvas = make_canvas(6.0, 3.2, layout=None)
         self.figure = self.canvas.figure
         self.toolbar = NavigationToolbar2QT(self.canvas, self)
@@ -148,7 +151,13 @@ class ImagePanel(QWidget):
         self.toolbar.update()  # the new image extent becomes the toolbar's "home" view
         self.title.setText(f"{rec.label} — {w}×{h} px, {rec.backend}")
         self._show_metrics(rec.metrics)
-        self.canvas.draw_idle()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self.redraw is not None:
+            self.redraw.request(self.canvas)
+        else:
+            self.canvas.draw_idle()
 
     def _set(self, name: str, data: np.ndarray, autoscale: bool = False) -> None:
         im = self.images[name]
@@ -177,7 +186,7 @@ class ImagePanel(QWidget):
         self.reconstruction = None
         self.metrics.setVisible(False)
         self.title.setText(EMPTY_TITLE)
-        self.canvas.draw_idle()
+        self._redraw()
 
     # ---------------------------------------------------------------- read-out
     def pixel_text(self, name: str, x: float, y: float) -> str:

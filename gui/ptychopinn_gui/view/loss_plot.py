@@ -1,8 +1,9 @@
 """Live loss curves: training and validation per epoch.
 
 The figure is built once; each epoch updates the two ``Line2D`` objects with
-``set_data`` followed by ``relim``/``autoscale_view`` and ``draw_idle`` (a full redraw
-per epoch would stall the GUI on long runs).  The y axis is logarithmic when every
+``set_data`` followed by ``relim``/``autoscale_view`` and a deferred redraw
+(``draw_idle``, or the window's :class:`~.redraw.RedrawQueue`, which renders one canvas
+per event-loop turn) — rebuilding the figure per epoch would stall the GUI.  The y axis is logarithmic when every
 value is positive.  The Poisson negative log-likelihood omits its data-only constant and
 is usually negative, where a log axis is impossible (and ``symlog`` shows no ticks in a
 narrow negative band), so the axis is then linear.
@@ -17,13 +18,15 @@ from matplotlib.ticker import MaxNLocator
 from PyQt5.QtWidgets import QVBoxLayout, QWidget
 
 from ptychopinn_gui.view.mpl import make_canvas
+from ptychopinn_gui.view.redraw import RedrawQueue
 
 __all__ = ["LossPlot"]
 
 
 class LossPlot(QWidget):
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, parent: Optional[QWidget] = None, redraw: Optional[RedrawQueue] = None) -> None:
         super().__init__(parent)
+        self.redraw = redraw
         self.canvas = make_canvas(5.0, 3.0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -60,4 +63,10 @@ class LossPlot(QWidget):
         self.ax.autoscale_view()
         if x:
             self.ax.set_xlim(0.5, max(x) + 0.5)
-        self.canvas.draw_idle()
+        self._redraw()
+
+    def _redraw(self) -> None:
+        if self.redraw is not None:
+            self.redraw.request(self.canvas)
+        else:
+            self.canvas.draw_idle()

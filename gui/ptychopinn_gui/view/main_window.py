@@ -27,6 +27,7 @@ from ptychopinn_gui.view.image_panel import ImagePanel
 from ptychopinn_gui.view.log_panel import LogPanel
 from ptychopinn_gui.view.models_panel import ModelsPanel
 from ptychopinn_gui.view.parameter_panel import ParameterPanel
+from ptychopinn_gui.view.redraw import RedrawQueue
 from ptychopinn_gui.view.training_panel import TrainingPanel
 
 __all__ = ["MainWindow"]
@@ -44,11 +45,12 @@ class MainWindow(QMainWindow):
         self.resize(1400, 860)
         self.close_guard: Optional[Callable[[], bool]] = None
 
+        self.redraw = RedrawQueue(self)
         self.data_panel = DataPanel()
         self.parameter_panel = ParameterPanel(form)
-        self.training_panel = TrainingPanel()
+        self.training_panel = TrainingPanel(redraw=self.redraw)
         self.models_panel = ModelsPanel()
-        self.image_panel = ImagePanel()
+        self.image_panel = ImagePanel(redraw=self.redraw)
         self.log_panel = LogPanel()
 
         self.tabs = QTabWidget()

@@ -17,6 +17,7 @@ from PyQt5.QtWidgets import (
 
 from ptychopinn_gui.model.progress import TrainingProgress, format_duration
 from ptychopinn_gui.view.loss_plot import LossPlot
+from ptychopinn_gui.view.redraw import RedrawQueue
 
 __all__ = ["TrainingPanel"]
 
@@ -26,7 +27,7 @@ class TrainingPanel(QWidget):
     stop_requested = pyqtSignal()
     cancel_requested = pyqtSignal()
 
-    def __init__(self, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, parent: Optional[QWidget] = None, redraw: Optional[RedrawQueue] = None) -> None:
         super().__init__(parent)
         layout = QVBoxLayout(self)
         buttons = QHBoxLayout()
@@ -70,7 +71,7 @@ class TrainingPanel(QWidget):
         info.addWidget(self.status_label, 1)
         info.addWidget(self.eta_label)
         layout.addLayout(info)
-        self.loss_plot = LossPlot()
+        self.loss_plot = LossPlot(redraw=redraw)
         layout.addWidget(self.loss_plot, 1)
         self.set_running(False)
 

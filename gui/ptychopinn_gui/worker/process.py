@@ -2,8 +2,11 @@
 
 Semantics:
 
-* :meth:`WorkerProcess.start` spawns the child (``multiprocessing`` 'spawn' context) and
-  returns at once — the child imports its modules (and later a framework) on its own time;
+* :meth:`WorkerProcess.start` spawns the child (``multiprocessing`` 'spawn' context) from
+  a short-lived helper thread and returns at once: ``Process.start()`` waits (in
+  ``vfork``) until the new interpreter has exec'd, which on a loaded machine took over
+  2 s measured — time the GUI thread must not spend.  Jobs submitted meanwhile wait in
+  the command queue; the child imports its modules (and later a framework) on its own time;
 * :meth:`submit` queues a job; one job runs at a time and the child is reused for the next
   one (the framework import is paid once);
 * :meth:`request_stop` sets the shared Event polled by the training monitor after every
@@ -20,6 +23,7 @@ from __future__ import annotations
 import atexit
 import logging
 import multiprocessing
+import threading
 import time
 from typing import Any, Optional
 
@@ -49,12 +53,27 @@ class WorkerProcess:
         self.pid: Optional[int] = None
         self.start_seconds: Optional[float] = None
         """How long :meth:`start` blocked the caller (measured; should be milliseconds)."""
+        self.launch_seconds: Optional[float] = None
+        """How long ``Process.start()`` took in the helper thread."""
+        self._launcher: Optional[threading.Thread] = None
+        self._launch_error: Optional[BaseException] = None
         self._atexit_registered = False
 
     # ---------------------------------------------------------------- lifecycle
     @property
+    def starting(self) -> bool:
+        """The helper thread is still launching the child."""
+        return self._launcher is not None and self._launcher.is_alive()
+
+    @property
     def alive(self) -> bool:
-        return self._proc is not None and self._proc.is_alive()
+        return self._proc is not None and (self.starting or self._proc.is_alive())
+
+    def wait_started(self, timeout: Optional[float] = None) -> bool:
+        """Block until the child is launched (tests, shutdown); True when it is."""
+        if self._launcher is not None:
+            self._launcher.join(timeout)
+        return not self.starting
 
     @property
     def busy(self) -> bool:
@@ -76,16 +95,29 @@ class WorkerProcess:
                                  name="ptychopinn-gui-worker")
         # Not a daemon: the PyTorch backend may start DataLoader workers (daemons cannot
         # have children).  shutdown() and the atexit hook end it instead.
-        proc.start()
-        writer.close()  # only the child writes: its death becomes EOF on our end
         self._proc, self._reader = proc, reader
-        self.pid = proc.pid
+        self.pid = None
         self.backend = None
+        self._launch_error = None
+        self._launcher = threading.Thread(target=self._launch, args=(proc, writer), name="ptychopinn-worker-launch",
+                                          daemon=True)
+        self._launcher.start()
         self.start_seconds = time.perf_counter() - t0
-        logger.info("started worker process %s in %.3f s", proc.pid, self.start_seconds)
         if not self._atexit_registered:
             atexit.register(self.shutdown, 1.0)
             self._atexit_registered = True
+
+    def _launch(self, proc: multiprocessing.process.BaseProcess, writer: Any) -> None:
+        t0 = time.perf_counter()
+        try:
+            proc.start()
+        except BaseException as exc:  # noqa: BLE001 - reported by poll()
+            self._launch_error = exc
+        finally:
+            writer.close()  # only the child writes: its death becomes EOF on our end
+        self.launch_seconds = time.perf_counter() - t0
+        self.pid = proc.pid
+        logger.info("started worker process %s in %.3f s", proc.pid, self.launch_seconds)
 
     def submit(self, job: Job) -> None:
         if self.busy:
@@ -104,6 +136,7 @@ class WorkerProcess:
         """Terminate the child now; the current job ends with an ``aborted`` event."""
         if self._proc is None:
             return
+        self.wait_started()
         if self.current_job is not None:
             self._cancelled_job = self.current_job.job_id
         if self._proc.is_alive():
@@ -116,6 +149,7 @@ class WorkerProcess:
         proc = self._proc
         if proc is None:
             return
+        self.wait_started(timeout)
         if proc.is_alive() and self.current_job is not None:
             proc.terminate()  # busy: it would not read the exit request before its job ends
             proc.join(timeout / 2)
@@ -158,6 +192,10 @@ class WorkerProcess:
         """Messages ready now (never blocks), plus synthetic ``aborted``/``error`` events."""
         if self._proc is None:
             return []
+        if self.starting:
+            return []
+        if self._launch_error is not None:
+            return self._launch_failed()
         messages: list[dict[str, Any]] = []
         if self._kill_deadline is not None:
             if self._proc.is_alive() and time.monotonic() >= self._kill_deadline:
@@ -188,6 +226,20 @@ class WorkerProcess:
         elif kind in ("result", "error") and self.current_job is not None and msg.get("job") == self.current_job.job_id:
             self.current_job = None
 
+    def _launch_failed(self) -> list[dict[str, Any]]:
+        exc = self._launch_error
+        events: list[dict[str, Any]] = []
+        if self.current_job is not None:
+            events.append({"kind": "error", "job": self.current_job.job_id, "error_type": "WorkerDied",
+                           "message": f"the worker process could not be started: {type(exc).__name__}: {exc}",
+                           "traceback": ""})
+        events.append({"kind": "exited", "exitcode": None, "pid": None})
+        logger.error("the worker process could not be started: %s", exc)
+        self.current_job = None
+        self._launch_error = None
+        self._discard()
+        return events
+
     def _on_exit(self) -> list[dict[str, Any]]:
         code = self._proc.exitcode
         events: list[dict[str, Any]] = []
@@ -206,6 +258,7 @@ class WorkerProcess:
         self._cancelled_job = None
         self._discard()
         return events
+
 
 
 def _signal_hint(code: Optional[int]) -> str:
