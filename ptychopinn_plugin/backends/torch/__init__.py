@@ -7,10 +7,14 @@ Public API (names resolve lazily, so e.g. inference does not import Lightning):
   :func:`model_channels`, :func:`copy_weights_from_keras`;
 * data: :class:`PtychoDataContainerTorch`, :class:`PtychoDataModule`,
   :class:`GroupBatchDataset`, :func:`validation_split`, :func:`center_ground_truth`;
-* training: :func:`train_models` → :class:`TrainResult`, :class:`TrainingMonitor`,
-  :class:`CallbackMonitor`, :class:`PtychoLightningModule`, :class:`LossSpec`;
-* inference: :func:`predict_objects`, :func:`check_input_channels`;
-* files: :func:`save_state_dict`, :func:`load_state_dict`;
+* memory-mapped data (data §4): :func:`build_mmap_dataset` → :class:`MmapDataset`,
+  :class:`MmapDataModule`, :class:`MmapGroupBatchDataset`;
+* training: :func:`train_models` / :func:`train_models_mmap` → :class:`TrainResult`,
+  :class:`TrainingMonitor`, :class:`CallbackMonitor`, :class:`PtychoLightningModule`,
+  :class:`LossSpec`;
+* inference: :func:`predict_objects`, :func:`predict_outputs`, :func:`check_input_channels`;
+* files: :func:`save_state_dict`, :func:`load_state_dict`; archive codec
+  :class:`TorchPayloadCodec` (``archive_codec``);
 * ops: :func:`translate`, :func:`sample_shifted`.
 """
 
@@ -46,6 +50,14 @@ _EXPORTS = {
     "CallbackMonitor": "monitor",
     "TrainResult": "training",
     "train_models": "training",
+    "train_models_mmap": "training",
+    "build_mmap_dataset": "mmap_dataset",
+    "MmapDataset": "mmap_dataset",
+    "MmapDataModule": "mmap_datamodule",
+    "MmapGroupBatchDataset": "mmap_datamodule",
+    "TorchPayloadCodec": "archive_codec",
+    "inference_batch_size": "execution",
+    "predict_outputs": "predict",
     "predict_objects": "predict",
     "check_input_channels": "predict",
     "save_state_dict": "saving",

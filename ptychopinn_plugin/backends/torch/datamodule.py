@@ -15,8 +15,9 @@ Batch keys (``batch_size=[B]``):
 | ``label_object`` | ``(B, 1, N, N)`` | complex64 | only when the real-space MAE is on: ``Y_c = T_{−r_{b,0}}(Y_{b,0})`` |
 
 Validation = the **last** ``n − int(0.95·n)`` groups, taken before any shuffling
-(physics §12.2); training groups are reshuffled every epoch by a seeded generator.
-Batches are built whole from index lists (a ``BatchSampler`` feeds ``__getitem__``), so
+(physics §12.2); training groups are reshuffled every epoch (permutation drawn from
+``seed + epoch``; under DDP each rank reads its shard of it).
+Batches are built whole from index lists (an :class:`EpochBatchSampler` feeds ``__getitem__``), so
 there is no per-sample collation.
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from tensordict import TensorDict
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ptychopinn_plugin.data.container import PtychoDataContainer
 from ptychopinn_plugin.util.bilinear import translate
@@ -44,6 +45,8 @@ __all__ = [
     "validation_split",
     "center_ground_truth",
     "GroupBatchDataset",
+    "EpochBatchSampler",
+    "BatchDataModule",
     "PtychoDataModule",
     "numpy_container",
 ]
@@ -167,8 +170,157 @@ class GroupBatchDataset(Dataset):
         return TensorDict(data, batch_size=[b])
 
 
-class PtychoDataModule(LightningDataModule):
-    """Train/validation loaders of TensorDict batches from one container (physics §12.2)."""
+class EpochBatchSampler(Sampler[list[int]]):
+    """Batches of dataset positions for one epoch, optionally sharded over DDP ranks.
+
+    ``shuffle``: a fresh permutation every epoch, drawn from ``seed + epoch``, where
+    ``epoch`` is set by :meth:`set_epoch` (Lightning calls it before every epoch) and
+    advances by one after each iteration, so every pass reshuffles even without it.
+    Every rank draws the same permutation and takes every
+    ``world_size``-th element from ``rank`` on (the permutation is padded by wrapping
+    around so each rank gets the same number of batches, as ``DistributedSampler`` does).
+    Without shuffling the order is ``0..n-1``.
+    """
+
+    def __init__(
+        self,
+        n: int,
+        batch_size: int,
+        *,
+        shuffle: bool,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        state: Optional[dict[str, int]] = None,
+    ) -> None:
+        if int(n) < 1 or int(batch_size) < 1:
+            raise ValueError(f"EpochBatchSampler needs n >= 1 and batch_size >= 1; got n={n}, batch_size={batch_size}")
+        if not 0 <= int(rank) < int(world_size):
+            raise ValueError(f"rank {rank} outside [0, world_size={world_size})")
+        self.n = int(n)
+        self.batch_size = int(batch_size)
+        self.shuffle = bool(shuffle)
+        self.seed = int(seed)
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        # ``state`` may be shared by the samplers a data module creates, so the epoch
+        # counter survives re-creating the loader.
+        self.state = state if state is not None else {"epoch": 0}
+
+    @property
+    def epoch(self) -> int:
+        return int(self.state["epoch"])
+
+    def set_epoch(self, epoch: int) -> None:
+        self.state["epoch"] = int(epoch)
+
+    def _positions(self) -> torch.Tensor:
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(self.seed + self.epoch)
+            order = torch.randperm(self.n, generator=generator)
+        else:
+            order = torch.arange(self.n)
+        if self.world_size > 1:
+            per_rank = -(-self.n // self.world_size)
+            total = per_rank * self.world_size
+            if total > self.n:
+                order = order.repeat(-(-total // self.n))[:total]
+            order = order[self.rank : total : self.world_size]
+        return order
+
+    def __len__(self) -> int:
+        count = -(-self.n // self.world_size)
+        return -(-count // self.batch_size)
+
+    def __iter__(self):
+        order = self._positions().tolist()
+        self.state["epoch"] = self.epoch + 1
+        for start in range(0, len(order), self.batch_size):
+            yield order[start : start + self.batch_size]
+
+
+class BatchDataModule(LightningDataModule):
+    """Train/validation loaders of whole TensorDict batches from two batch datasets.
+
+    ``train_set``/``val_set`` map a list of positions to one batch (``val_set`` may be
+    None: no validation).  Loaders honour the execution config's worker settings; under
+    DDP (``trainer.world_size > 1``) every rank reads its own shard.
+    """
+
+    def __init__(
+        self,
+        train_set: Dataset,
+        val_set: Optional[Dataset],
+        *,
+        batch_size: int,
+        seed: Optional[int] = None,
+        num_workers: int = 0,
+        persistent_workers: bool = False,
+        prefetch_factor: Optional[int] = None,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+        self.batch_size = int(batch_size)
+        self.seed = seed
+        self.num_workers = int(num_workers)
+        self.persistent_workers = bool(persistent_workers)
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = bool(pin_memory)
+        self.train_set = train_set
+        self.val_set = val_set
+        # One base seed for the shuffles of the whole run (drawn at random when seed is None).
+        self.shuffle_seed = int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
+        self._shuffle_state = {"epoch": 0}
+
+    @property
+    def has_validation(self) -> bool:
+        return self.val_set is not None and len(self.val_set) > 0
+
+    def _ranks(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
+    def _loader(self, dataset: Dataset, *, shuffle: bool) -> DataLoader:
+        rank, world_size = self._ranks()
+        sampler = EpochBatchSampler(
+            len(dataset), self.batch_size, shuffle=shuffle, seed=self.shuffle_seed, rank=rank, world_size=world_size,
+            state=self._shuffle_state if shuffle else None,
+        )
+        extra: dict[str, Any] = {}
+        if self.num_workers > 0:
+            extra["persistent_workers"] = self.persistent_workers
+            if self.prefetch_factor is not None:
+                extra["prefetch_factor"] = int(self.prefetch_factor)
+        return DataLoader(
+            dataset,
+            sampler=sampler,
+            batch_size=None,
+            collate_fn=_identity,
+            num_workers=self.num_workers,
+            pin_memory=False,  # TensorDict batches are pinned in transfer, see PtychoLightningModule
+            **extra,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled every epoch (permutation drawn from ``seed + epoch``)."""
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> Any:
+        if not self.has_validation:
+            return []
+        return self._loader(self.val_set, shuffle=False)
+
+
+class PtychoDataModule(BatchDataModule):
+    """Train/validation loaders of TensorDict batches from one container (physics §12.2).
+
+    ``validation=False`` trains on every group and runs no validation.
+    """
 
     def __init__(
         self,
@@ -183,46 +335,17 @@ class PtychoDataModule(LightningDataModule):
         persistent_workers: bool = False,
         prefetch_factor: Optional[int] = None,
         pin_memory: bool = False,
+        validation: bool = True,
     ) -> None:
-        super().__init__()
         source = numpy_container(container)
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-        self.batch_size = int(batch_size)
-        self.seed = seed
-        self.num_workers = int(num_workers)
-        self.persistent_workers = bool(persistent_workers)
-        self.prefetch_factor = prefetch_factor
-        self.pin_memory = bool(pin_memory)
-        train_index, val_index = validation_split(len(source))
         common = dict(intensity_scale=intensity_scale, supervised=supervised, object_target=object_target)
-        self.train_set = GroupBatchDataset(source, train_index, **common)
-        self.val_set = GroupBatchDataset(source, val_index, **common)
-        self._shuffle_generator = torch.Generator()
-        if seed is None:
-            self._shuffle_generator.seed()
+        if validation:
+            train_index, val_index = validation_split(len(source))
+            train_set = GroupBatchDataset(source, train_index, **common)
+            val_set: Optional[GroupBatchDataset] = GroupBatchDataset(source, val_index, **common)
         else:
-            self._shuffle_generator.manual_seed(int(seed))
-
-    def _loader(self, dataset: GroupBatchDataset, sampler: torch.utils.data.Sampler) -> DataLoader:
-        extra: dict[str, Any] = {}
-        if self.num_workers > 0:
-            extra["persistent_workers"] = self.persistent_workers
-            if self.prefetch_factor is not None:
-                extra["prefetch_factor"] = int(self.prefetch_factor)
-        return DataLoader(
-            dataset,
-            sampler=BatchSampler(sampler, batch_size=self.batch_size, drop_last=False),
-            batch_size=None,
-            collate_fn=_identity,
-            num_workers=self.num_workers,
-            pin_memory=False,  # TensorDict batches are pinned in transfer, see PtychoLightningModule
-            **extra,
+            train_set, val_set = GroupBatchDataset(source, slice(0, len(source)), **common), None
+        super().__init__(
+            train_set, val_set, batch_size=batch_size, seed=seed, num_workers=num_workers,
+            persistent_workers=persistent_workers, prefetch_factor=prefetch_factor, pin_memory=pin_memory,
         )
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled every epoch (a fresh permutation per iteration of the seeded sampler)."""
-        return self._loader(self.train_set, RandomSampler(self.train_set, generator=self._shuffle_generator))
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, SequentialSampler(self.val_set))

@@ -4,6 +4,8 @@
 * loggers: ``csv`` (default) / ``tensorboard`` under ``<output_dir>/lightning_logs/``,
   ``mlflow``, ``none``; a missing optional package raises ``RuntimeError`` naming it and
   how to install it — never a silent fallback;
+* strategies ``auto``/``ddp``/``ddp_spawn``/``fsdp`` go to Lightning unchanged; the data
+  modules shard batches themselves, so Lightning's sampler replacement is off;
 * callbacks: EarlyStopping (``early_stop_monitor``, default ``train_loss``, patience
   ``early_stop_patience``, min_delta 0, no best-weights restore — Keras ``EarlyStopping``
   counts the same way) checked at the end of each training epoch, and ModelCheckpoint
@@ -26,7 +28,17 @@ from ptychopinn_plugin.config import PyTorchExecutionConfig
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["resolve_accelerator", "build_logger", "build_callbacks", "LOG_DIR_NAME", "CHECKPOINT_DIR_NAME"]
+__all__ = [
+    "resolve_accelerator",
+    "build_logger",
+    "build_callbacks",
+    "build_trainer",
+    "inference_batch_size",
+    "is_spawn_strategy",
+    "trains_in_child_processes",
+    "LOG_DIR_NAME",
+    "CHECKPOINT_DIR_NAME",
+]
 
 LOG_DIR_NAME = "lightning_logs"
 CHECKPOINT_DIR_NAME = "checkpoints"
@@ -63,7 +75,8 @@ def build_logger(execution_config: PyTorchExecutionConfig, output_dir: Path) -> 
         if importlib.util.find_spec("tensorboard") is None and importlib.util.find_spec("tensorboardX") is None:
             raise RuntimeError(
                 "PyTorchExecutionConfig.logger_backend='tensorboard' needs the 'tensorboard' package, which is not "
-                "installed; install it with pip install tensorboard (or choose logger_backend='csv')"
+                "installed; install it with pip install 'ptychopinn[tensorboard]' (or pip install tensorboard), "
+                "or choose logger_backend='csv'"
             )
         from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -91,11 +104,16 @@ def build_logger(execution_config: PyTorchExecutionConfig, output_dir: Path) -> 
 def build_callbacks(
     execution_config: PyTorchExecutionConfig, output_dir: Path, *, has_validation: bool
 ) -> list[Callback]:
-    """EarlyStopping and (when enabled) ModelCheckpoint."""
+    """EarlyStopping and (when enabled) ModelCheckpoint; a ``val_*`` metric falls back to
+    ``train_loss`` (WARNING) when there is no validation data."""
     cfg = execution_config
+    early_monitor = cfg.early_stop_monitor
+    if early_monitor.startswith("val_") and not has_validation:
+        logger.warning("no validation data: early stopping monitors 'train_loss' instead of %r", early_monitor)
+        early_monitor = "train_loss"
     callbacks: list[Callback] = [
         EarlyStopping(
-            monitor=cfg.early_stop_monitor,
+            monitor=early_monitor,
             patience=int(cfg.early_stop_patience),
             min_delta=0.0,
             mode="min",
@@ -119,3 +137,56 @@ def build_callbacks(
             )
         )
     return callbacks
+
+
+def is_spawn_strategy(strategy: str) -> bool:
+    """True when Lightning trains in spawned child processes (the caller's objects are copies)."""
+    return strategy == "ddp_spawn"
+
+
+def trains_in_child_processes(trainer: Any) -> bool:
+    """True when ``trainer.fit`` will run in multiprocessing children (spawn/fork launcher)."""
+    launcher = getattr(trainer.strategy, "launcher", None)
+    return getattr(launcher, "_start_method", None) in ("spawn", "fork", "forkserver")
+
+
+def inference_batch_size(execution_config: Optional[PyTorchExecutionConfig], training_batch_size: int) -> int:
+    """``inference_batch_size``, or the training ``batch_size`` when unset (api spec §2.6)."""
+    if execution_config is not None and execution_config.inference_batch_size is not None:
+        return int(execution_config.inference_batch_size)
+    return int(training_batch_size)
+
+
+def build_trainer(
+    execution_config: PyTorchExecutionConfig,
+    *,
+    nepochs: int,
+    output_dir: Path,
+    callbacks: list[Callback],
+    has_validation: bool,
+) -> Any:
+    """The Lightning ``Trainer`` honouring every execution field (api spec §2.6)."""
+    from lightning.pytorch import Trainer
+
+    exe = execution_config
+    return Trainer(
+        accelerator=resolve_accelerator(exe.accelerator),
+        devices=exe.devices,
+        strategy=exe.strategy,
+        precision=exe.precision,
+        deterministic=exe.deterministic,
+        gradient_clip_val=exe.gradient_clip_val,
+        gradient_clip_algorithm=exe.gradient_clip_algorithm if exe.gradient_clip_val is not None else None,
+        accumulate_grad_batches=exe.accum_steps,
+        max_epochs=int(nepochs),
+        logger=build_logger(exe, output_dir),
+        callbacks=callbacks,
+        enable_checkpointing=exe.enable_checkpointing,
+        enable_progress_bar=exe.enable_progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=None if has_validation else 0,
+        log_every_n_steps=1,
+        use_distributed_sampler=False,
+        default_root_dir=str(output_dir),
+    )

@@ -8,12 +8,19 @@ EXEC-ACCUM-001); Adam with the TF hyper-parameters (lr from the execution config
 Logged per epoch (batch-size weighted means, like Keras' epoch averages): ``train_loss``,
 ``val_loss`` and the per-output terms (``pred_intensity_loss`` …, ``val_`` prefixed for
 validation).  The module also keeps its own exact epoch sums, which the monitor bridge
-reads at epoch end to build the history without depending on logger internals.
+reads at epoch end to build the history without depending on logger internals.  Under
+DDP the logged metrics are synchronised (``sync_dist``) and the epoch sums are summed
+over the ranks, so every rank sees the same global means.
+
+The run record (history, batches done, stop flag) lives on the module and travels in its
+``state_dict`` as ``_extra_state``: with ``strategy='ddp_spawn'`` Lightning sends rank 0's
+state dict back to the launching process, so the history comes back with the weights.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Optional
 
 import torch
@@ -49,6 +56,21 @@ class _EpochSums:
     def means(self) -> dict[str, float]:
         return {key: value / self.count for key, value in self.totals.items()} if self.count else {}
 
+    def reduced(self, strategy: Any) -> "_EpochSums":
+        """The sums over every DDP rank (a collective: call it on all ranks)."""
+        keys = sorted(self.totals)
+        packed = torch.tensor([float(self.count)] + [self.totals[k] for k in keys], dtype=torch.float64)
+        packed = strategy.reduce(packed.to(strategy.root_device), reduce_op="sum").cpu()
+        out = _EpochSums()
+        out.count = int(round(float(packed[0])))
+        out.totals = {k: float(v) for k, v in zip(keys, packed[1:].tolist())}
+        return out
+
+
+def empty_record() -> dict[str, Any]:
+    """The run record: per-epoch history, batches done, whether a stop was requested."""
+    return {"history": {}, "batches_done": 0, "stop_requested": False}
+
 
 class PtychoLightningModule(LightningModule):
     """Trains ``autoencoder`` (PINN or supervised) with the losses of physics §12.1 / §9."""
@@ -78,6 +100,7 @@ class PtychoLightningModule(LightningModule):
         self.train_sums = _EpochSums()
         self.val_sums = _EpochSums()
         self._epoch_lr: Optional[float] = None
+        self.record: dict[str, Any] = empty_record()
 
     @property
     def diffraction_to_obj(self) -> DiffractionToObj:
@@ -85,7 +108,28 @@ class PtychoLightningModule(LightningModule):
 
     # ------------------------------------------------------------------ forward / loss
     def forward(self, batch: TensorDict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.autoencoder(batch["images"], batch["coords_relative"], batch_scale(batch))
+        probe = batch.get("probe", None)
+        return self.autoencoder(batch["images"], batch["coords_relative"], batch_scale(batch), probe=probe)
+
+    # ------------------------------------------------------------------ run record (ddp_spawn transport)
+    def get_extra_state(self) -> dict[str, Any]:
+        return {
+            "history": {k: [float(v) for v in vals] for k, vals in self.record["history"].items()},
+            "batches_done": int(self.record["batches_done"]),
+            "stop_requested": bool(self.record["stop_requested"]),
+        }
+
+    def set_extra_state(self, state: Any) -> None:
+        if isinstance(state, dict) and "history" in state:
+            self.record = {
+                "history": {str(k): [float(v) for v in vals] for k, vals in dict(state["history"]).items()},
+                "batches_done": int(state.get("batches_done", 0)),
+                "stop_requested": bool(state.get("stop_requested", False)),
+            }
+
+    def _distributed(self) -> bool:
+        trainer = self._trainer
+        return trainer is not None and int(trainer.world_size) > 1
 
     def loss_terms(self, batch: TensorDict) -> dict[str, torch.Tensor]:
         """Loss terms of one batch (``loss`` = the weighted total)."""
@@ -97,7 +141,8 @@ class PtychoLightningModule(LightningModule):
     def _log_terms(self, terms: dict[str, torch.Tensor], prefix: str, batch: int) -> None:
         for key, value in terms.items():
             name = f"{prefix}_loss" if key == "loss" else (key if prefix == "train" else f"{prefix}_{key}")
-            self.log(name, value.detach(), on_step=False, on_epoch=True, batch_size=batch, prog_bar=key == "loss")
+            self.log(name, value.detach(), on_step=False, on_epoch=True, batch_size=batch, prog_bar=key == "loss",
+                     sync_dist=self._distributed())
 
     def training_step(self, batch: TensorDict, batch_idx: int) -> torch.Tensor:
         terms = self.loss_terms(batch)
@@ -112,6 +157,12 @@ class PtychoLightningModule(LightningModule):
         self._log_terms(terms, "val", b)
         self.val_sums.add(terms, b)
 
+    def setup(self, stage: str) -> None:
+        # Runs in every training process (incl. spawned DDP ranks, where the caller's warning
+        # filters do not reach): gradients of size-1 conv axes have "odd" but equivalent strides.
+        warnings.filterwarnings("ignore", message=r"Grad strides do not match bucket view strides")
+        warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
+
     def on_train_epoch_start(self) -> None:
         self.train_sums = _EpochSums()
         # Per-epoch schedulers step before the epoch-end hooks; record the lr used now.
@@ -122,13 +173,19 @@ class PtychoLightningModule(LightningModule):
 
     def epoch_logs(self) -> dict[str, float]:
         """This epoch's means in the TF history vocabulary: ``loss``/``train_loss``,
-        ``val_loss``, ``<output>_loss``, ``val_<output>_loss``, ``learning_rate``."""
+        ``val_loss``, ``<output>_loss``, ``val_<output>_loss``, ``learning_rate``.
+
+        Under DDP this is a collective (sums over all ranks): call it on every rank."""
+        train, val = self.train_sums, self.val_sums
+        if self._distributed():
+            strategy = self.trainer.strategy
+            train, val = train.reduced(strategy), val.reduced(strategy)
         logs: dict[str, float] = {}
-        for key, value in self.train_sums.means().items():
+        for key, value in train.means().items():
             logs[key] = value
         if "loss" in logs:
             logs["train_loss"] = logs["loss"]
-        for key, value in self.val_sums.means().items():
+        for key, value in val.means().items():
             logs[f"val_{key}"] = value
         if self._epoch_lr is not None:
             logs["learning_rate"] = self._epoch_lr

@@ -161,15 +161,20 @@ class PINNCore(_Core):
         return _physics.trim_object(self.canvas(patches, positions), self.N)
 
     def forward(
-        self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike = None
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        input_scale_factor: ScaleLike = None,
+        probe: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``probe``: optional per-sample probes ``(B, 1, N, N)`` replacing the model's own."""
         patches = self.object_patches(x, positions, input_scale_factor)
         with _physics.no_autocast(_device_type(x)):
             positions = positions.float()
             canvas = self.assembly(patches, positions)
             trimmed = _physics.trim_object(canvas, self.N)
             extracted = self.extract(canvas, positions)
-            illuminated = self.illumination(extracted)
+            illuminated = self.illumination(extracted, probe)
             amplitude = self.far_field(illuminated)
             pred_amp_scaled = self.scaler(amplitude, inverse=True)
             pred_intensity = pred_amp_scaled * pred_amp_scaled
@@ -210,8 +215,13 @@ class SupervisedCore(_Core):
         return self.trimmed(x, positions, input_scale_factor)
 
     def forward(
-        self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike = None
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        input_scale_factor: ScaleLike = None,
+        probe: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        del probe  # the supervised model has no physics
         amp, phase = self.amp_phase(x, positions, input_scale_factor)
         with _physics.no_autocast(_device_type(x)):
             obj = _physics.amp_phase_to_complex(amp, phase)
@@ -230,9 +240,15 @@ class Autoencoder(nn.Module):
         return "supervised" if isinstance(self.core, SupervisedCore) else "pinn"
 
     def forward(
-        self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike = None
+        self,
+        x: torch.Tensor,
+        positions: torch.Tensor,
+        input_scale_factor: ScaleLike = None,
+        probe: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.core(x, positions, input_scale_factor)
+        if probe is None:
+            return self.core(x, positions, input_scale_factor)
+        return self.core(x, positions, input_scale_factor, probe)
 
 
 class DiffractionToObj(nn.Module):

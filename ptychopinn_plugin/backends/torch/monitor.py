@@ -29,7 +29,13 @@ __all__ = ["TrainingMonitor", "CallbackMonitor", "MonitorBridge"]
 
 
 class MonitorBridge(Callback):
-    """Lightning callback: history per complete epoch, monitor calls, per-batch stop polling."""
+    """Lightning callback: history per complete epoch, monitor calls, per-batch stop polling.
+
+    The history, batch count and stop flag are kept in ``pl_module.record`` (see
+    :class:`~.lightning_module.PtychoLightningModule`), which survives ``ddp_spawn``.
+    Under DDP the stop decision is agreed by all ranks after every batch (any rank's
+    monitor asking to stop stops every rank), and the monitor is called on rank 0 only.
+    """
 
     def __init__(self, monitor: Optional[TrainingMonitor], nepochs: int) -> None:
         super().__init__()
@@ -39,12 +45,28 @@ class MonitorBridge(Callback):
         self.stop_requested = False
         self.history: dict[str, list[float]] = {}
 
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._sync(pl_module)
+
+    def _sync(self, pl_module: LightningModule) -> None:
+        record = getattr(pl_module, "record", None)
+        if isinstance(record, dict):
+            record["history"] = self.history
+            record["batches_done"] = self.batches_done
+            record["stop_requested"] = self.stop_requested
+
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         self.batches_done += 1
-        if not self.stop_requested and self.monitor is not None and self.monitor.should_stop():
+        stop = False
+        if not self.stop_requested and self.monitor is not None:
+            stop = bool(self.monitor.should_stop())
+        if int(trainer.world_size) > 1:
+            stop = bool(trainer.strategy.reduce_boolean_decision(stop, all=False))
+        if stop and not self.stop_requested:
             self.stop_requested = True
             trainer.should_stop = True
             logger.info("training stop requested after %d batches", self.batches_done)
+        self._sync(pl_module)
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.stop_requested:
@@ -53,6 +75,9 @@ class MonitorBridge(Callback):
         epoch = len(self.history.get("loss", []))
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
+        self._sync(pl_module)
+        if trainer.global_rank != 0:
+            return
         logger.info(
             "epoch %d/%d: loss %.6g, val_loss %s", epoch + 1, self.nepochs, logs.get("loss", math.nan),
             f"{logs['val_loss']:.6g}" if "val_loss" in logs else "n/a",

@@ -251,8 +251,16 @@ class ProbeIllumination(nn.Module):
                 out = term if out is None else out + term
         return out.reshape(shape)
 
-    def forward(self, patches: torch.Tensor) -> torch.Tensor:
-        probe = torch.complex(self.probe_real, self.probe_imag)
+    def forward(self, patches: torch.Tensor, probe: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``probe``: optional per-sample normalised probes ``(B, 1, N, N)`` complex (data §3.3,
+        multi-experiment memory-mapped datasets) used instead of the module's own probe."""
+        if probe is None:
+            probe = torch.complex(self.probe_real, self.probe_imag)
+        else:
+            expected = (patches.shape[0], 1, self.N, self.N)
+            if tuple(probe.shape) != expected:
+                raise ValueError(f"per-sample probe must have shape {expected} (B, 1, N, N); got {tuple(probe.shape)}")
+            probe = probe.to(torch.complex64)
         psi = patches * probe
         if self._kernel is not None:
             psi = torch.complex(self._smooth(psi.real), self._smooth(psi.imag))

@@ -19,7 +19,7 @@ from .models import channel_mismatch_message, model_channels
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["check_input_channels", "predict_objects", "model_device"]
+__all__ = ["check_input_channels", "predict_objects", "predict_outputs", "model_device"]
 
 
 def check_input_channels(model: nn.Module, channels: int) -> None:
@@ -34,6 +34,46 @@ def model_device(model: nn.Module) -> torch.device:
     for param in model.parameters():
         return param.device
     return torch.device("cpu")
+
+
+def _check_inputs(model: nn.Module, X_normalised: np.ndarray, positions: np.ndarray, intensity_scale: float,
+                  batch_size: int) -> tuple[np.ndarray, np.ndarray, float]:
+    x = np.asarray(X_normalised)
+    pos = np.asarray(positions)
+    if x.ndim != 4 or x.shape[1] != x.shape[2]:
+        raise ValueError(f"X must be (B, N, N, C) with square patterns; got shape {x.shape}")
+    check_input_channels(model, x.shape[3])
+    n_model = int(getattr(model, "core", model).N)
+    if x.shape[1] != n_model:
+        raise ValueError(f"model expects {n_model}×{n_model} patterns but the input has {x.shape[1]}×{x.shape[2]}")
+    if pos.shape != (x.shape[0], 1, 2, x.shape[3]):
+        raise ValueError(f"positions must have shape {(x.shape[0], 1, 2, x.shape[3])}; got {pos.shape}")
+    scale = float(intensity_scale)
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"intensity_scale must be a finite number > 0; got {intensity_scale!r}")
+    if isinstance(batch_size, bool) or int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
+    return x, pos, scale
+
+
+def _batches(model: nn.Module, x: np.ndarray, pos: np.ndarray, scale: float, batch_size: int,
+             device: Optional[Union[str, torch.device]]):
+    """Yield ``(start, stop, model outputs)`` per batch, in eval mode, on ``device``."""
+    target = torch.device(device) if device is not None else model_device(model)
+    if device is not None:
+        model.to(target)
+    was_training = model.training
+    model.eval()
+    s32 = torch.tensor(np.float32(scale), device=target)
+    try:
+        with torch.inference_mode():
+            for start in range(0, x.shape[0], int(batch_size)):
+                stop = min(start + int(batch_size), x.shape[0])
+                xb = torch.from_numpy(np.ascontiguousarray(x[start:stop].transpose(0, 3, 1, 2), dtype=np.float32))
+                pb = torch.from_numpy(np.ascontiguousarray(pos[start:stop].transpose(0, 3, 1, 2), dtype=np.float32))
+                yield start, stop, model(xb.to(target), pb.to(target), s32)
+    finally:
+        model.train(was_training)
 
 
 def predict_objects(
@@ -52,36 +92,36 @@ def predict_objects(
     archived training intensity scale (api spec §7.3).  float64 inputs are cast.
     ``device``: where to run (default: where the model's parameters are).
     """
-    x = np.asarray(X_normalised)
-    pos = np.asarray(positions)
-    if x.ndim != 4 or x.shape[1] != x.shape[2]:
-        raise ValueError(f"X must be (B, N, N, C) with square patterns; got shape {x.shape}")
-    check_input_channels(diffraction_to_obj, x.shape[3])
-    n_model = int(getattr(diffraction_to_obj, "core", diffraction_to_obj).N)
-    if x.shape[1] != n_model:
-        raise ValueError(f"model expects {n_model}×{n_model} patterns but the input has {x.shape[1]}×{x.shape[2]}")
-    if pos.shape != (x.shape[0], 1, 2, x.shape[3]):
-        raise ValueError(f"positions must have shape {(x.shape[0], 1, 2, x.shape[3])}; got {pos.shape}")
-    scale = float(intensity_scale)
-    if not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"intensity_scale must be a finite number > 0; got {intensity_scale!r}")
-    if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}")
-    target = torch.device(device) if device is not None else model_device(diffraction_to_obj)
-    if device is not None:
-        diffraction_to_obj.to(target)
-    was_training = diffraction_to_obj.training
-    diffraction_to_obj.eval()
+    x, pos, scale = _check_inputs(diffraction_to_obj, X_normalised, positions, intensity_scale, batch_size)
     out = np.empty((x.shape[0], x.shape[1], x.shape[2], 1), dtype=np.complex64)
-    s32 = torch.tensor(np.float32(scale), device=target)
-    try:
-        with torch.inference_mode():
-            for start in range(0, x.shape[0], int(batch_size)):
-                stop = min(start + int(batch_size), x.shape[0])
-                xb = torch.from_numpy(np.ascontiguousarray(x[start:stop].transpose(0, 3, 1, 2), dtype=np.float32))
-                pb = torch.from_numpy(np.ascontiguousarray(pos[start:stop].transpose(0, 3, 1, 2), dtype=np.float32))
-                result = diffraction_to_obj(xb.to(target), pb.to(target), s32)
-                out[start:stop] = result.to(torch.complex64).cpu().numpy().transpose(0, 2, 3, 1)
-    finally:
-        diffraction_to_obj.train(was_training)
+    for start, stop, result in _batches(diffraction_to_obj, x, pos, scale, batch_size, device):
+        out[start:stop] = result.to(torch.complex64).cpu().numpy().transpose(0, 2, 3, 1)
     return out
+
+
+def predict_outputs(
+    autoencoder: nn.Module,
+    X_normalised: np.ndarray,
+    positions: np.ndarray,
+    intensity_scale: float,
+    batch_size: int = 16,
+    *,
+    device: Optional[Union[str, torch.device]] = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All three autoencoder outputs for ``s·X``, channels-last NumPy (the TF helper's contract).
+
+    PINN: ``(trimmed_obj (B,N,N,1) complex64, pred_amp_scaled (B,N,N,C) float32,
+    pred_intensity (B,N,N,C) float32)``; supervised: ``(obj, amp, phase)`` with
+    ``(B,N,N,1)`` amplitude and phase.  Inputs as for :func:`predict_objects`.
+    """
+    x, pos, scale = _check_inputs(autoencoder, X_normalised, positions, intensity_scale, batch_size)
+    b, n, _, c = x.shape
+    c_out = c if getattr(autoencoder, "model_type", "pinn") == "pinn" else 1
+    obj = np.empty((b, n, n, 1), dtype=np.complex64)
+    second = np.empty((b, n, n, c_out), dtype=np.float32)
+    third = np.empty((b, n, n, c_out), dtype=np.float32)
+    for start, stop, (o, a, i) in _batches(autoencoder, x, pos, scale, batch_size, device):
+        obj[start:stop] = o.to(torch.complex64).cpu().numpy().transpose(0, 2, 3, 1)
+        second[start:stop] = a.float().cpu().numpy().transpose(0, 2, 3, 1)
+        third[start:stop] = i.float().cpu().numpy().transpose(0, 2, 3, 1)
+    return obj, second, third

@@ -1,4 +1,4 @@
-"""Training entry point of the torch backend (physics §7, §12; api spec §2.6, §6.2 semantics).
+"""Training entry points of the torch backend (physics §7, §12; api spec §2.6, §6.2 semantics).
 
 ``train_models(container, training_config, execution_config, monitor=...)`` mirrors the
 TF backend's function of the same name: it computes ``s = sqrt(nphotons)/(N/2)`` fresh
@@ -6,6 +6,16 @@ from the config, normalises the container's raw probe with ``model.probe_scale``
 (physics §6.1), builds fresh models, trains them with Lightning (Adam, the configured
 schedule, EarlyStopping on the training loss, the last 5 % of groups validating) and
 returns a :class:`TrainResult` with the same fields as the TF one.
+
+``train_models_mmap(mmap_dir, ...)`` does the same from a memory-mapped dataset
+(data §4, :mod:`.mmap_dataset`): batches are read from disk, so the dataset may be far
+larger than RAM.
+
+Every :class:`~ptychopinn_plugin.config.PyTorchExecutionConfig` field is honoured
+(:func:`.execution.build_trainer`).  With ``strategy='ddp_spawn'`` Lightning trains in
+spawned processes; the trained weights and the history come back to this process (the
+run record travels in the module's state dict), the monitor is not sent to the children
+— it receives the epochs after training and cannot stop a spawned run (WARNING).
 """
 
 from __future__ import annotations
@@ -19,14 +29,12 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from lightning.pytorch import Trainer
-
 from ptychopinn_plugin.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig, validate_model_config
 from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
 from ptychopinn_plugin.physics.probe import normalise_probe
 
-from .datamodule import PtychoDataModule, numpy_container
-from .execution import build_callbacks, build_logger, resolve_accelerator
+from .datamodule import BatchDataModule, PtychoDataModule, numpy_container
+from .execution import build_callbacks, build_trainer, is_spawn_strategy, trains_in_child_processes
 from .lightning_module import PtychoLightningModule
 from .losses import LossSpec
 from .models import Autoencoder, DiffractionToObj, build_models, trained_intensity_scale
@@ -35,7 +43,7 @@ from .seeding import check_seed, seed_everything
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "train_models"]
+__all__ = ["TrainResult", "train_models", "train_models_mmap"]
 
 
 @dataclass
@@ -93,6 +101,98 @@ def _check_container(source: Any, cfg: TrainingConfig) -> None:
             )
 
 
+def _seed(cfg: TrainingConfig, exe: PyTorchExecutionConfig) -> Optional[int]:
+    seed = check_seed(cfg.seed)
+    if exe.deterministic or seed is not None:
+        seed = 0 if seed is None else seed
+        seed_everything(seed)
+    return seed
+
+
+def _fit(
+    *,
+    cfg: TrainingConfig,
+    exe: PyTorchExecutionConfig,
+    datamodule: BatchDataModule,
+    autoencoder: Autoencoder,
+    diffraction_to_obj: DiffractionToObj,
+    spec: Optional[LossSpec],
+    scale: float,
+    model_probe: Optional[np.ndarray],
+    monitor: Optional[TrainingMonitor],
+    source_label: str,
+) -> TrainResult:
+    """Train the models on ``datamodule`` with a Trainer built from ``exe``; the shared tail
+    of both entry points."""
+    module = PtychoLightningModule(
+        autoencoder, diffraction_to_obj, loss_spec=spec, execution_config=exe, nepochs=cfg.nepochs,
+        pin_memory=exe.pin_memory,
+    )
+    output_dir = Path(cfg.output_dir)
+    bridge = MonitorBridge(monitor, cfg.nepochs)
+    has_validation = datamodule.has_validation
+    callbacks = [bridge, *build_callbacks(exe, output_dir, has_validation=has_validation)]
+    trainer = build_trainer(
+        exe, nepochs=cfg.nepochs, output_dir=output_dir, callbacks=callbacks, has_validation=has_validation
+    )
+    # Training in child processes (ddp_spawn, or what 'auto' chose): the monitor stays here.
+    spawn = is_spawn_strategy(exe.strategy) or trains_in_child_processes(trainer)
+    if spawn:
+        bridge.monitor = None
+        if monitor is not None:
+            logger.warning(
+                "training runs in spawned processes (strategy=%r): the monitor stays in this process; it receives "
+                "the epochs after training ends and cannot stop the run", exe.strategy,
+            )
+    n_val = len(datamodule.val_set) if has_validation else 0
+    logger.info(
+        "training (torch, %s) %s N=%d gridsize=%d on %d groups (%d validation), %d epochs, batch %d, s=%.6g, "
+        "strategy=%s devices=%s",
+        source_label, cfg.model.model_type, cfg.model.N, cfg.model.gridsize, len(datamodule.train_set), n_val,
+        cfg.nepochs, cfg.batch_size, scale, exe.strategy, exe.devices,
+    )
+    deterministic_before = torch.are_deterministic_algorithms_enabled()
+    deterministic_warn_before = torch.is_deterministic_algorithms_warn_only_enabled()
+    start = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+            # We override transfer_batch_to_device on purpose (TensorDict batches, pinning).
+            warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
+            trainer.fit(module, datamodule=datamodule)
+    finally:
+        # Lightning switches deterministic algorithms on process-wide; restore the caller's setting.
+        torch.use_deterministic_algorithms(deterministic_before, warn_only=deterministic_warn_before)
+    elapsed = time.perf_counter() - start
+
+    autoencoder.cpu().eval()
+    record = module.record
+    history = {key: list(values) for key, values in record["history"].items()}
+    epochs_run = len(history.get("loss", []))
+    stop_requested = bool(record["stop_requested"])
+    if spawn and monitor is not None:
+        for epoch in range(epochs_run):
+            monitor.on_epoch_end(epoch, cfg.nepochs, {key: values[epoch] for key, values in history.items()
+                                                      if len(values) > epoch})
+    trained = trained_intensity_scale(autoencoder)
+    if stop_requested:
+        logger.info("training stopped by the caller; keeping the model after %d batches", record["batches_done"])
+    return TrainResult(
+        autoencoder=autoencoder,
+        diffraction_to_obj=diffraction_to_obj,
+        history=history,
+        intensity_scale=float(scale),
+        intensity_scale_trained=float(scale if trained is None else trained),
+        completed=not stop_requested,
+        epochs_run=epochs_run,
+        probe=model_probe,
+        model_config=cfg.model,
+        batches_run=int(record["batches_done"]),
+        seconds=elapsed,
+        history_epochs=list(range(epochs_run)),
+    )
+
+
 def train_models(
     container: Any,
     training_config: TrainingConfig,
@@ -100,12 +200,15 @@ def train_models(
     *,
     monitor: Optional[TrainingMonitor] = None,
     probe: Optional[np.ndarray] = None,
+    validation: bool = True,
 ) -> TrainResult:
     """Train fresh ``(autoencoder, diffraction_to_obj)`` on ``container``.
 
     ``container``: a NumPy ``PtychoDataContainer`` or a ``PtychoDataContainerTorch``.
     ``execution_config``: None → the defaults of api spec §2.6.  ``probe``: an already
-    normalised probe that overrides normalising ``container.probe``.
+    normalised probe that overrides normalising ``container.probe``.  ``validation=False``
+    trains on every group and runs no validation (checkpoints and the plateau schedule
+    then watch ``train_loss``).
     """
     cfg = training_config
     exe = execution_config if execution_config is not None else PyTorchExecutionConfig()
@@ -114,10 +217,7 @@ def train_models(
     _check_container(source, cfg)
     supervised = cfg.model.model_type == "supervised"
 
-    seed = check_seed(cfg.seed)
-    if exe.deterministic or seed is not None:
-        seed = 0 if seed is None else seed
-        seed_everything(seed)
+    seed = _seed(cfg, exe)
     scale = closed_form_scale(cfg.nphotons, cfg.model.N)
     model_probe = _normalised_probe(source, probe, cfg.model)
     autoencoder, diffraction_to_obj = build_models(
@@ -140,70 +240,80 @@ def train_models(
         persistent_workers=exe.persistent_workers,
         prefetch_factor=exe.prefetch_factor,
         pin_memory=exe.pin_memory,
+        validation=validation,
     )
-    module = PtychoLightningModule(
-        autoencoder, diffraction_to_obj, loss_spec=spec, execution_config=exe, nepochs=cfg.nepochs,
-        pin_memory=exe.pin_memory,
+    return _fit(
+        cfg=cfg, exe=exe, datamodule=datamodule, autoencoder=autoencoder, diffraction_to_obj=diffraction_to_obj,
+        spec=spec, scale=scale, model_probe=model_probe, monitor=monitor, source_label="in-memory container",
     )
 
-    output_dir = Path(cfg.output_dir)
-    bridge = MonitorBridge(monitor, cfg.nepochs)
-    callbacks = [bridge, *build_callbacks(exe, output_dir, has_validation=True)]
-    trainer = Trainer(
-        accelerator=resolve_accelerator(exe.accelerator),
-        devices=exe.devices,
-        strategy=exe.strategy,
-        precision=exe.precision,
-        deterministic=exe.deterministic,
-        gradient_clip_val=exe.gradient_clip_val,
-        gradient_clip_algorithm=exe.gradient_clip_algorithm if exe.gradient_clip_val is not None else None,
-        accumulate_grad_batches=exe.accum_steps,
-        max_epochs=cfg.nepochs,
-        logger=build_logger(exe, output_dir),
-        callbacks=callbacks,
-        enable_checkpointing=exe.enable_checkpointing,
-        enable_progress_bar=exe.enable_progress_bar,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        log_every_n_steps=1,
-        default_root_dir=str(output_dir),
-    )
-    logger.info(
-        "training (torch) %s N=%d gridsize=%d on %d groups (%d validation), %d epochs, batch %d, s=%.6g",
-        cfg.model.model_type, cfg.model.N, cfg.model.gridsize, len(datamodule.train_set), len(datamodule.val_set),
-        cfg.nepochs, cfg.batch_size, scale,
-    )
-    deterministic_before = torch.are_deterministic_algorithms_enabled()
-    deterministic_warn_before = torch.is_deterministic_algorithms_warn_only_enabled()
-    start = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-            # We override transfer_batch_to_device on purpose (TensorDict batches, pinning).
-            warnings.filterwarnings("ignore", message=r".*overridden `transfer_batch_to_device`.*")
-            trainer.fit(module, datamodule=datamodule)
-    finally:
-        # Lightning switches deterministic algorithms on process-wide; restore the caller's setting.
-        torch.use_deterministic_algorithms(deterministic_before, warn_only=deterministic_warn_before)
-    elapsed = time.perf_counter() - start
 
-    autoencoder.cpu().eval()
-    history = {key: list(values) for key, values in bridge.history.items()}
-    epochs_run = len(history.get("loss", []))
-    trained = trained_intensity_scale(autoencoder)
-    if bridge.stop_requested:
-        logger.info("training stopped by the caller; keeping the model after %d batches", bridge.batches_done)
-    return TrainResult(
-        autoencoder=autoencoder,
-        diffraction_to_obj=diffraction_to_obj,
-        history=history,
-        intensity_scale=float(scale),
-        intensity_scale_trained=float(scale if trained is None else trained),
-        completed=not bridge.stop_requested,
-        epochs_run=epochs_run,
+def train_models_mmap(
+    mmap_dir: Any,
+    training_config: TrainingConfig,
+    execution_config: Optional[PyTorchExecutionConfig] = None,
+    *,
+    monitor: Optional[TrainingMonitor] = None,
+    probe: Optional[np.ndarray] = None,
+    validation: bool = True,
+) -> TrainResult:
+    """Train fresh models from a memory-mapped dataset built by :func:`.mmap_dataset.build_mmap_dataset`.
+
+    ``mmap_dir``: the dataset directory (or an opened :class:`.mmap_dataset.MmapDataset`).
+    The dataset must match the model (``N``, ``gridsize``) and ``training_config.nphotons``
+    must equal the ``nphotons`` it was built with (it fixed ``physics_scaling_constant``).
+    The PINN only: supervised training and the real-space MAE need ground-truth patches,
+    which the memory-mapped format does not store (``ValueError``).  Validation = the last
+    5 % of the stored groups.  ``probe``: a normalised probe overriding the dataset's first
+    experiment's probe normalised with ``model.probe_scale``; when the experiments' probes
+    differ, every batch carries its experiment's probe (data §3.3 ``probe``).
+    """
+    from .mmap_datamodule import MmapDataModule
+    from .mmap_dataset import MmapDataset
+
+    cfg = training_config
+    exe = execution_config if execution_config is not None else PyTorchExecutionConfig()
+    validate_model_config(cfg.model, require_n=True)
+    dataset = mmap_dir if isinstance(mmap_dir, MmapDataset) else MmapDataset(mmap_dir)
+    dataset.check_compatible(cfg)
+    if cfg.model.model_type == "supervised":
+        raise ValueError(
+            "supervised training needs ground-truth labels (label_amp/label_phase), which memory-mapped datasets "
+            "do not store; train the supervised model from an in-memory container"
+        )
+    spec = LossSpec.from_training_config(cfg, has_ground_truth=False)
+    if spec.needs_object_target:  # pragma: no cover - from_training_config already raised
+        raise ValueError("the real-space MAE needs ground truth, which memory-mapped datasets do not store")
+
+    seed = _seed(cfg, exe)
+    scale = closed_form_scale(cfg.nphotons, cfg.model.N)
+    probes = [normalise_probe(p, cfg.model.probe_scale) for p in dataset.probes()]
+    model_probe = np.asarray(probe).astype(np.complex64) if probe is not None else probes[0]
+    per_sample = None
+    if len(probes) > 1 and any(not np.array_equal(p, probes[0]) for p in probes[1:]):
+        per_sample = np.stack(probes)
+        logger.info("the %d experiments have different probes: every batch carries its own", len(probes))
+    autoencoder, diffraction_to_obj = build_models(
+        cfg.model,
+        intensity_scale=scale,
         probe=model_probe,
-        model_config=cfg.model,
-        batches_run=bridge.batches_done,
-        seconds=elapsed,
-        history_epochs=list(range(epochs_run)),
+        probe_trainable=cfg.probe_trainable,
+        intensity_scale_trainable=cfg.intensity_scale_trainable,
+        seed=seed,
+    )
+    datamodule = MmapDataModule(
+        dataset,
+        batch_size=cfg.batch_size,
+        seed=seed,
+        probes=per_sample,
+        num_workers=exe.num_workers,
+        persistent_workers=exe.persistent_workers,
+        prefetch_factor=exe.prefetch_factor,
+        pin_memory=exe.pin_memory,
+        validation=validation,
+    )
+    return _fit(
+        cfg=cfg, exe=exe, datamodule=datamodule, autoencoder=autoencoder, diffraction_to_obj=diffraction_to_obj,
+        spec=spec, scale=scale, model_probe=model_probe, monitor=monitor,
+        source_label=f"memory-mapped {dataset.directory}",
     )
