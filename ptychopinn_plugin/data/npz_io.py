@@ -110,7 +110,7 @@ class NpzReader:
         self.path = check_exists(path)
         try:
             loaded = np.load(self.path, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as exc:
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
             raise ValueError(
                 f"{self.path} is not a readable NPZ archive (loaded with allow_pickle=False): {exc}"
             ) from exc
