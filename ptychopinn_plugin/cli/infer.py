@@ -6,6 +6,7 @@
         [--n_groups K] [--n_subsample S --subsample_seed R] [--neighbor_count K]
         [--stitch_crop_size M] [--backend tensorflow|pytorch] [--diffraction_domain D]
         [--torch-accelerator A] [--torch-num-workers W] [--torch-inference-batch-size B]
+        [--write-product OUT.h5 --product IN.h5]
         [--comparison_plot] [--debug] [--config YAML] [--log-level L] [--quiet]
 
 The model's ``N`` and ``gridsize`` come from the archive; the data are grouped one group
@@ -13,8 +14,15 @@ per scan position unless ``--n_groups`` is given; predictions are streamed into 
 stitcher batch by batch.  Outputs in ``output_dir``: ``reconstructed_amplitude.png``,
 ``reconstructed_phase.png``, ``reconstruction.npz`` (with the canvas geometry); with
 ``--comparison_plot`` and an ``objectGuess`` in the data also ``comparison.png``,
-``metrics.json`` and ``metrics.csv``.  ``--write-product`` needs the Ptychodus product
-writer, which this build does not have yet (exit 1 with an explanation).
+``metrics.json`` and ``metrics.csv``.
+
+``--write-product OUT.h5 --product IN.h5`` also writes a Ptychodus product (data spec §6):
+a copy of ``IN.h5`` whose object is the stitched canvas of ``reconstruction.npz`` placed
+per data §6.2, whose losses are the model's training loss history, and whose comments
+get a provenance line.  The patterns still come from ``--test_data``: an NPZ whose scan
+positions are the product's, in the product's object pixels (data §6.3) — what
+``ptychopinn-convert product-to-npz --product IN.h5 [--diffraction FILE]`` writes.  A
+dataset in another pixel frame is refused (exit 1): its canvas would be misplaced.
 Exit codes: 0 success, 2 usage error, 1 runtime error.
 """
 
@@ -35,10 +43,11 @@ PROG = "ptychopinn-infer"
 
 DOMAINS = ("amplitude", "intensity", "auto")
 DEBUG_JSON = "inference_debug.json"
-PRODUCT_UNAVAILABLE = (
-    "--write-product needs the Ptychodus product support (not yet available in this build); "
-    "use the PNGs and reconstruction.npz in the output directory instead"
-)
+PRODUCT_TO_NPZ_HINT = "ptychopinn-convert product-to-npz --product IN.h5 [--diffraction FILE] --output DATA.npz"
+POSITION_TOLERANCE_PX = 1e-2
+"""Largest distance (object pixels) between a test-data scan position and the matching
+product position; far below anything that matters for the §6.2 placement, far above the
+round-off of a metres ↔ pixels round trip."""
 # YAML keys (InferenceConfig field names) that the flags below may also take from --config.
 YAML_KEYS = ("model_path", "test_data_file", "output_dir", "n_groups", "n_images", "n_subsample", "subsample_seed",
              "neighbor_count", "stitch_crop_size", "backend", "debug")
@@ -101,9 +110,14 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("model_path", "test_data_file"):
         if not values.get(key):
             flag = "--test_data" if key == "test_data_file" else "--model_path"
-            raise UsageError(f"{flag} is required (on the command line or as {key!r} in the --config YAML)")
+            hint = ""
+            if key == "test_data_file" and args.product:
+                hint = f"; --product gives geometry and metadata only, make the dataset with `{PRODUCT_TO_NPZ_HINT}`"
+            raise UsageError(f"{flag} is required (on the command line or as {key!r} in the --config YAML){hint}")
     if args.write_product and not args.product:
         raise UsageError("--write-product requires --product IN.h5 (geometry and metadata of the input)")
+    if args.product and not args.write_product:
+        logger.warning("--product %s is only used with --write-product; ignored", args.product)
     return values
 
 
@@ -117,13 +131,13 @@ def _infer(args: argparse.Namespace) -> int:
     from ptychopinn_plugin.workflows.outputs import save_reconstruction
 
     values = _values(args)
-    if args.write_product:
-        raise RuntimeError(PRODUCT_UNAVAILABLE)
     model_path = Path(values["model_path"])
     test_path = Path(values["test_data_file"])
     archive = resolve_model_archive(model_path)  # ValueError listing the paths tried
     if not test_path.is_file():
         raise FileNotFoundError(f"test data file not found: {test_path}")
+    # Read the input product before the (slow) inference so a bad file fails fast.
+    input_product = _read_input_product(Path(args.product)) if args.write_product else None
 
     started = time.perf_counter()
     batch = args.torch_inference_batch_size
@@ -139,9 +153,14 @@ def _infer(args: argparse.Namespace) -> int:
     config = InferenceConfig(model=loaded.model_config, model_path=archive, test_data_file=test_path,
                              backend=loaded.backend, **config_values)
     data = load_data(test_path, config.n_subsample, config.subsample_seed, diffraction_domain=args.diffraction_domain)
+    if input_product is not None:
+        _check_positions_match(data, test_path, input_product, Path(args.product))
     container, outcome = reconstruct(predictor, data, config)
     output_dir = Path(config.output_dir)
     written = save_reconstruction(outcome.amplitude, outcome.phase, output_dir, canvas_com=outcome.geometry.com_xy)
+    if input_product is not None:
+        written["product"] = _write_output_product(Path(args.write_product), input_product, written["reconstruction"],
+                                                   outcome.geometry.com_xy, loaded, groups=len(container))
     info = {"tool": PROG, "version": __version__, "model": str(archive), "test_data": str(test_path),
             "backend": loaded.backend, "groups": len(container), "stitch_crop_size": config.stitch_crop_size}
     metrics = None
@@ -167,6 +186,86 @@ def _infer(args: argparse.Namespace) -> int:
         for path in sorted(written.values()):
             print(f"output: {path}")
     return 0
+
+
+# ----------------------------------------------------------------------------- --write-product
+def _read_input_product(path: Path) -> Any:
+    """The ``--product`` file as a validated :class:`~ptychopinn_plugin.io.Product`.
+
+    Every failure names the file and says what was expected (exit 1).
+    """
+    from ptychopinn_plugin.io.product_h5 import read_product
+
+    try:
+        return read_product(path)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"--product: {exc}; expected an existing Ptychodus product HDF5 file") from exc
+    except (OSError, KeyError, ValueError) as exc:
+        raise ValueError(f"--product {path}: {exc}; expected a Ptychodus product HDF5 file (data spec §6.1: "
+                         "name, probe, object with centre and pixel size, probe positions)") from exc
+
+
+def _check_positions_match(data: Any, data_path: Path, product: Any, product_path: Path) -> None:
+    """Refuse test data whose scan positions are not the product's (in its object pixels).
+
+    The stitched canvas is placed with the centre of mass of the test data's positions
+    (data §6.2), which is only meaningful in the product's pixel frame (data §6.3).  Every
+    test-data position (a subsample is fine, in any order) must coincide with a product
+    position to :data:`POSITION_TOLERANCE_PX`.
+    """
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from ptychopinn_plugin.io.product_geometry import positions_px
+
+    x_px, y_px = positions_px(product)
+    ours = np.column_stack([np.asarray(data.xcoords, dtype=np.float64), np.asarray(data.ycoords, dtype=np.float64)])
+    distance, nearest = cKDTree(np.column_stack([x_px, y_px])).query(ours)
+    worst = int(np.argmax(distance))
+    if len(ours) > product.n_positions or distance[worst] > POSITION_TOLERANCE_PX:
+        raise ValueError(
+            f"test data {data_path} ({len(ours)} positions) does not match the scan of --product {product_path} "
+            f"({product.n_positions} positions): position {worst} of the test data, (x, y) = "
+            f"({ours[worst, 0]:.6g}, {ours[worst, 1]:.6g}) px, is {distance[worst]:.3g} px from the nearest product "
+            f"position ({x_px[nearest[worst]]:.6g}, {y_px[nearest[worst]]:.6g}) px in the product's object frame "
+            f"(data spec §6.3; tolerance {POSITION_TOLERANCE_PX} px). --test_data must hold the product's scan in "
+            f"its object pixels; make it with `{PRODUCT_TO_NPZ_HINT}`"
+        )
+
+
+def _training_losses(history: Optional[dict[str, list[float]]]) -> Optional[list[float]]:
+    """Training loss per epoch from an archive's history: ``train_loss`` (PyTorch) or ``loss`` (TF)."""
+    for key in ("train_loss", "loss"):
+        values = (history or {}).get(key)
+        if values:
+            return [float(v) for v in values]
+    return None
+
+
+def _write_output_product(out_path: Path, input_product: Any, reconstruction_npz: Path, com_xy: Sequence[float],
+                          loaded: Any, *, groups: int) -> Path:
+    """Write ``out_path``: ``input_product`` with the stitched object (data §6.2), losses, provenance.
+
+    The object is read back from ``reconstruction.npz`` so the two outputs hold the very
+    same array (and ``ptychopinn-convert reconstruction-to-product`` on that file gives the
+    same product).
+    """
+    import numpy as np
+
+    from ptychopinn_plugin.io.product_convert import provenance_note, reconstruction_to_product
+    from ptychopinn_plugin.io.product_h5 import write_product
+
+    with np.load(reconstruction_npz, allow_pickle=False) as npz:
+        canvas = np.asarray(npz["object"])
+    info = loaded.info
+    sha = (info.archive_sha256 or info.manifest_sha256) if info is not None else None
+    note = provenance_note(backend=loaded.backend, archive_sha256=sha, model_type=loaded.model_config.model_type,
+                           groups=groups)
+    losses = _training_losses(loaded.history)
+    if losses is None:
+        logger.warning("the model archive has no training loss history; %s gets empty loss datasets", out_path)
+    product = reconstruction_to_product(input_product, (canvas, tuple(com_xy)), comments_note=note, losses=losses)
+    return write_product(out_path, product)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

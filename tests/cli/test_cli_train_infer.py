@@ -134,4 +134,5 @@ def test_train_then_infer_then_evaluate_end_to_end(data_dir, tmp_path):
     assert "saved by the tensorflow backend; active backend is pytorch" in mismatch.stderr
     product = _run("infer", "--model_path", str(out), "--test_data", str(test_npz), "--write-product", "o.h5",
                    "--product", "i.h5", cwd=tmp_path)
-    assert product.returncode == 1 and "not yet available" in product.stderr
+    assert product.returncode == 1 and "product file not found: i.h5" in product.stderr  # checked before inference
+    assert not (tmp_path / "o.h5").exists()
