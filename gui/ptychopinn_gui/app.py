@@ -99,14 +99,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.files:
         controller.open_paths(list(args.files))
 
+    shot_failed = False
     if args.screenshot:
         target = Path(args.screenshot)
 
         def grab_and_quit() -> None:
+            nonlocal shot_failed
             for canvas in (window.data_panel.canvas, window.image_panel.canvas, window.training_panel.loss_plot.canvas):
                 canvas.draw()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            ok = window.grab().save(str(target))
+            from ptychopinn_plugin.util.atomic import atomic_path
+
+            try:
+                with atomic_path(target, suffix=target.suffix or ".png") as tmp:
+                    if not window.grab().save(str(tmp)):
+                        raise OSError(f"Qt could not encode {target}")
+                ok = True
+            except OSError as exc:
+                ok = False
+                shot_failed = True
+                logging.getLogger(__name__).error("screenshot not written: %s", exc)
             print(f"screenshot {'written to' if ok else 'FAILED:'} {target}")
             window.force_close = True  # type: ignore[attr-defined]
             window.close()
@@ -120,7 +131,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         QTimer.singleShot(int(args.quit_after * 1000), quit_now)
     code = app.exec_()
     hook.uninstall()
-    return int(code)
+    return 1 if shot_failed else int(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

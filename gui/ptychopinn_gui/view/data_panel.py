@@ -8,6 +8,8 @@ Loading errors appear inline (red) with the data contract's message.
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -38,6 +40,19 @@ DOMAIN_HELP = {
 }
 
 
+_INNER = re.compile(r"^(?P<file>.+?\.[A-Za-z0-9]+)(?P<inner>:/.*)?$")
+"""``file.h5:/raw_data/diffraction`` → file part and HDF5 member (kept)."""
+
+
+def _file_name(source: str) -> str:
+    """``/a/b/product.h5:/raw_data/diffraction`` → ``product.h5:/raw_data/diffraction``."""
+    source = source.strip()
+    match = _INNER.match(source)
+    if match is None:
+        return Path(source).name or source
+    return Path(match.group("file")).name + (match.group("inner") or "")
+
+
 class DatasetBox(QGroupBox):
     """Open/clear buttons, the file name and the inline error line of one dataset."""
 
@@ -65,7 +80,7 @@ class DatasetBox(QGroupBox):
         buttons.addStretch(1)
         layout.addLayout(buttons)
         self.path_label = QLabel("(none)")
-        self.path_label.setWordWrap(True)
+        self.path_label.setObjectName(f"{name}-source")
         self.path_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addWidget(self.path_label)
         self.error_label = QLabel()
@@ -77,7 +92,14 @@ class DatasetBox(QGroupBox):
         layout.addWidget(self.error_label)
 
     def show_source(self, summary: Optional[DatasetSummary]) -> None:
-        self.path_label.setText("(none)" if summary is None else summary.source)
+        """The file name(s) only (full paths in the tooltip), so long paths never break the layout."""
+        if summary is None:
+            self.path_label.setText("(none)")
+            self.path_label.setToolTip("")
+            return
+        names = " + ".join(_file_name(part) for part in summary.source.split(" + "))
+        self.path_label.setText(names)
+        self.path_label.setToolTip(summary.source)
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

@@ -81,9 +81,10 @@ class ImagePanel(QWidget):
         self.axes: dict[str, object] = {}
         self.colorbar_axes: dict[str, object] = {}
         self.reconstruction: Optional[Reconstruction] = None
-        self.with_truth = False
+        self.with_truth: Optional[bool] = False
         self._build()
         self._place(False)
+        self._hide_all()
         self.canvas.mpl_connect("motion_notify_event", self._on_motion)
 
     # ---------------------------------------------------------------- layout
@@ -128,6 +129,13 @@ class ImagePanel(QWidget):
             ax.set_position((x0, y0, width, height - 0.04))
             cax.set_position((x0 + width + 0.01, y0 + 0.05 * height, bar, height - 0.04 - 0.1 * height))
         self.with_truth = with_truth
+
+    def _hide_all(self) -> None:
+        """Nothing to show yet: no empty black frames, just the title line."""
+        for name, _ in PANELS:
+            self.axes[name].set_visible(False)
+            self.colorbar_axes[name].set_visible(False)
+        self.with_truth = None  # the next show_reconstruction places the axes again
 
     # ---------------------------------------------------------------- updates
     def show_reconstruction(self, rec: Reconstruction, truth: Optional[np.ndarray] = None) -> None:
@@ -182,7 +190,7 @@ class ImagePanel(QWidget):
         for name, _ in PANELS:
             self.images[name].set_data(np.zeros((2, 2), dtype=np.float32))
         self.arrays.clear()
-        self._place(False)
+        self._hide_all()
         self.reconstruction = None
         self.metrics.setVisible(False)
         self.title.setText(EMPTY_TITLE)

@@ -27,7 +27,7 @@ def _tensorflow() -> dict[str, Any]:
         logger.debug("cannot list TensorFlow devices: %s", exc)
         gpus = []
     device = f"GPU ({len(gpus)}: {', '.join(g.name for g in gpus)})" if gpus else "CPU"
-    return {"device": device, "framework_version": getattr(tf, "__version__", "?")}
+    return {"device": device, "framework_version": str(getattr(tf, "__version__", "?"))}
 
 
 def _pytorch(accelerator: Optional[str]) -> dict[str, Any]:
@@ -41,7 +41,9 @@ def _pytorch(accelerator: Optional[str]) -> dict[str, Any]:
         device = "GPU (Apple MPS)"
     else:
         device = "CPU"
-    return {"device": device, "framework_version": getattr(torch, "__version__", "?")}
+    # str(): torch.__version__ is a TorchVersion (a str subclass defined in torch);
+    # unpickling it would import torch into the GUI process.
+    return {"device": device, "framework_version": str(getattr(torch, "__version__", "?"))}
 
 
 def describe_device(backend: str, accelerator: Optional[str] = None) -> dict[str, Any]:

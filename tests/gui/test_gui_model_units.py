@@ -304,3 +304,54 @@ def test_worker_and_models_packages_are_qt_and_framework_free():
             "('tensorflow', 'torch', 'keras', 'lightning', 'PyQt5'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_worker_messages_are_reduced_to_plain_data():
+    """A framework object unpickled in the GUI would import its framework there: the channel
+    rebuilds built-in subclasses (torch's TorchVersion is a ``str`` subclass) as built-ins."""
+    import io
+    import pickle
+    from pathlib import Path
+
+    from ptychopinn_gui.model.archive_summary import ModelSummary
+    from ptychopinn_gui.worker.channel import to_plain
+
+    class ForeignVersion(str):  # stands for torch.torch_version.TorchVersion
+        pass
+
+    class ForeignScalar(float):
+        pass
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque object"
+
+    summary = ModelSummary(path=Path("/tmp/wts.h5.zip"), backend="pytorch", N=64, gridsize=1, model_type="pinn",
+                           completed=True, created_utc="", ptychopinn_version="0", framework_versions={
+                               "torch": ForeignVersion("2.13.0")}, history={"loss": [ForeignScalar(1.5)]},
+                           reproducibility=None, intensity_scale=np.float32(2.0), training={}, manifest_sha256="",
+                           archive_sha256=None)
+    message = {"kind": "device", "framework_version": ForeignVersion("2.13.0"), "n": np.int64(3),
+               "array": np.arange(3.0), "nested": [(np.float32(0.5), Opaque())], "summary": summary}
+    plain = to_plain(message)
+
+    assert type(plain["framework_version"]) is str and plain["framework_version"] == "2.13.0"
+    assert type(plain["n"]) is int and plain["n"] == 3
+    assert plain["array"] is message["array"]
+    assert plain["nested"] == [(0.5, "opaque object")] and type(plain["nested"][0][0]) is float
+    assert type(plain["summary"].framework_versions["torch"]) is str
+    assert type(plain["summary"].history["loss"][0]) is float
+    assert type(plain["summary"].intensity_scale) is float
+    # Only built-ins, NumPy, pathlib and the app's own dataclass remain in the pickle.
+    found = set()
+    unpickler_classes = []
+
+    class Recorder(pickle.Unpickler):
+        def find_class(self, module, name):  # noqa: D401 - pickle API
+            found.add(module.split(".")[0])
+            unpickler_classes.append((module, name))
+            return super().find_class(module, name)
+
+    Recorder(io.BytesIO(pickle.dumps(plain))).load()
+    assert found <= {"builtins", "numpy", "pathlib", "ptychopinn_gui", "copyreg", "_codecs"}, unpickler_classes
+    assert "ForeignVersion" not in {name for _, name in unpickler_classes}
