@@ -6,9 +6,31 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Mapping
 
+import re
+
 import yaml
 
 from ptychopinn_plugin.config.model_config import ModelConfig
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``SafeLoader`` that also reads ``1e6`` / ``1.0e9`` as floats.
+
+    YAML 1.1 (PyYAML) only recognises exponents with a sign and a dot (``1.0e+6``), so
+    ``nphotons: 1e9`` — how everybody writes photon counts — would arrive as the string
+    ``'1e9'`` and fail validation.  Tags that construct Python objects stay refused.
+    """
+
+
+_FLOAT_PATTERN = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_PATTERN, list("-+0123456789."))
 
 
 def load_yaml_config(path: str | Path) -> dict[str, Any]:
@@ -19,7 +41,7 @@ def load_yaml_config(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise type(exc)(f"cannot read configuration file {path}: {exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise ValueError(f"configuration file {path} is not valid YAML: {exc}") from exc
     if data is None:

@@ -177,3 +177,26 @@ def test_every_field_has_a_docstring_for_tooltips():
                 documented.add(node.target.id)
         missing = {f.name for f in dataclasses.fields(cls)} - documented
         assert not missing, f"{cls.__name__} fields without docstring: {missing}"
+
+
+def test_yaml_exponent_floats_are_numbers_and_object_tags_stay_refused(tmp_path):
+    """PyYAML's YAML 1.1 reads ``1e9`` as a string; our loader must read it as a float,
+    because photon counts are written that way, and must still refuse Python tags."""
+    from ptychopinn_plugin.config import TrainingConfig, build_config, load_yaml_config
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text("nphotons: 1e6\nbatch_size: 8\nmodel:\n  N: 64\n  gridsize: 2\n", encoding="utf-8")
+    values = load_yaml_config(path)
+    assert values["nphotons"] == 1e6 and isinstance(values["nphotons"], float)
+    assert values["batch_size"] == 8 and isinstance(values["batch_size"], int)
+    cfg = build_config(TrainingConfig, values)
+    assert cfg.nphotons == 1e6 and cfg.model.gridsize == 2 and cfg.batch_size == 8
+
+    path.write_text("name: 1e\nother: 1.5e-3\n", encoding="utf-8")
+    assert load_yaml_config(path) == {"name": "1e", "other": 1.5e-3}
+
+    marker = tmp_path / "ran"
+    path.write_text(f"nphotons: !!python/object/apply:os.system ['touch {marker}']\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=str(path)):
+        load_yaml_config(path)
+    assert not marker.exists()
