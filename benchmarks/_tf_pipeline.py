@@ -34,6 +34,9 @@ from ptychopinn_plugin.evaluation import eval_reconstruction
 from ptychopinn_plugin.physics.stitching import StitchResult, stitch_patches
 from ptychopinn_plugin.simulation import SimulationConfig, simulate_dataset
 
+from _bench_common import machine_description as _machine_description
+from _bench_common import replace_doc_section  # noqa: F401  (re-exported: part of this module's API)
+
 logger = logging.getLogger(__name__)
 
 STITCH_CROP = 20
@@ -393,51 +396,15 @@ def save_comparison_png(path: str | os.PathLike[str], stitched: StitchResult, gr
     plt.close(fig)
 
 
-def replace_doc_section(path: str | os.PathLike[str], heading: str, body: str) -> None:
-    """Replace the section ``heading`` (a ``## …`` line, up to the next ``## `` heading or
-    the end) of a Markdown file with ``heading + body``; append it when absent.  Other
-    sections are kept byte for byte; the file is written atomically."""
-    from pathlib import Path
-
-    from ptychopinn_plugin.util.atomic import atomic_write_text
-
-    path = Path(path)
-    if not heading.startswith("## "):
-        raise ValueError(f"heading must be a level-2 Markdown heading ('## …'); got {heading!r}")
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip("\n") == heading), None)
-    section = heading + "\n\n" + body.strip("\n") + "\n"
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        stop = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[stop:])
-        new = "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-    atomic_write_text(path, new)
-
-
 def machine_description() -> str:
     """CPU count, CPU model, Python/NumPy/TF versions (for the benchmark records)."""
-    import platform
-
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     try:
         import tensorflow as tf
 
         tf_version = tf.__version__
     except ImportError:  # pragma: no cover
         tf_version = "n/a"
-    return (f"{os.cpu_count()} CPU cores ({model}), Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"TensorFlow {tf_version}")
+    return _machine_description(f"TensorFlow {tf_version}")
 
 
 def config_with(cfg: TrainingConfig, **changes: Any) -> TrainingConfig:

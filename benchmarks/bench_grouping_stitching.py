@@ -29,14 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _bench_common import DOC, machine_description, proc_kib, replace_doc_section
+from _bench_common import ROOT as REPO
+
 SECTION = "## Grouping and stitching (foundation)"
 N = 64
 M = 20
@@ -45,11 +45,10 @@ STREAM_CHUNK = 1024
 
 def _rss_mb() -> float:
     """Current resident set size of this process in MiB (Linux /proc)."""
-    with open("/proc/self/status", encoding="ascii") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("VmRSS not found in /proc/self/status")
+    kib = proc_kib("VmRSS")
+    if kib is None:
+        raise RuntimeError("VmRSS not found in /proc/self/status")
+    return kib / 1024
 
 
 def _peak_mb() -> float:
@@ -217,16 +216,13 @@ def _table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _section(table: str, repeat: int) -> str:
-    import numpy as np
+def _section_body(table: str, repeat: int) -> str:
     import scipy
 
+    machine = machine_description(f"SciPy {scipy.__version__}")
     return (
-        f"{SECTION}\n\n"
         f"Command: `python benchmarks/bench_grouping_stitching.py` "
-        f"({time.strftime('%Y-%m-%d')}; {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, SciPy {scipy.__version__}; best of {repeat}; every case in a fresh "
-        "process, peak RSS = its `ru_maxrss`, baseline = RSS after importing NumPy and ptychopinn).\n\n"
+        f"({time.strftime('%Y-%m-%d')}; {machine}; best of {repeat}; every case in a fresh process, peak RSS = its `ru_maxrss`, baseline = RSS after importing NumPy and ptychopinn).\n\n"
         f"N = {N}; random positions, one per 16 px²; one group per position; K = 4. "
         "Stitching \"in-memory\" takes a materialised `(B, 64, 64, 1)` complex64 array (the "
         "caller's data, counted in the peak); \"streamed\" feeds `PatchStitcher` 1024-patch chunks. "
@@ -237,23 +233,6 @@ def _section(table: str, repeat: int) -> str:
         "stitching itself (streamed rows; for in-memory rows, peak − before call).\n\n"
         f"{table}\n"
     )
-
-
-def _write_section(text: str) -> Path:
-    from ptychopinn_plugin.util.atomic import atomic_write_text
-
-    path = REPO / "docs" / "benchmarks.md"
-    existing = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    lines = existing.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
-    if start is None:
-        new = existing.rstrip("\n") + "\n\n" + text
-    else:
-        stop = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        tail = "".join(lines[stop:])
-        new = "".join(lines[:start]) + text + ("\n" + tail if tail else "")
-    atomic_write_text(path, new)
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     table = _table(results)
     print(table)
     if not (args.quick or args.no_write):
-        print(f"wrote {_write_section(_section(table, args.repeat))}")
+        replace_doc_section(DOC, SECTION, _section_body(table, args.repeat))
+        print(f"wrote {DOC}")
     return 0
 
 

@@ -26,32 +26,24 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from _tf_pipeline import (  # noqa: E402
-    machine_description,
-    make_container,
-    replace_doc_section,
-    simulate_raw,
-    train_with_checkpoints,
-)
+from _bench_common import first_and_best, load1, publish  # noqa: E402
+from _tf_pipeline import machine_description, make_container, simulate_raw, train_with_checkpoints  # noqa: E402
 from ptychopinn_plugin.config import ModelConfig, TrainingConfig  # noqa: E402
+from ptychopinn_plugin.data.container import PtychoDataContainer  # noqa: E402
 from ptychopinn_plugin.simulation import SimulationConfig  # noqa: E402
-from ptychopinn_plugin.util.atomic import atomic_write_text  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## TensorFlow throughput"
 CASES = ((64, 1), (64, 2), (128, 1))
 BATCH = 16
@@ -66,21 +58,69 @@ def simulation_for(N: int, groups: int, gridsize: int) -> SimulationConfig:
     return SimulationConfig(N=N, object_size=object_size, n_positions=positions, nphotons=1e6, seed=0)
 
 
-def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
-    from ptychopinn_plugin.backends.tf import predict_objects
-
+# ----------------------------------------------------------------------------- shared with the torch benchmark
+def case_data(N: int, gridsize: int, groups: int, epochs: int, **config: Any) -> tuple[PtychoDataContainer, TrainingConfig]:
+    """The simulated, grouped container of one case (K = 4, seed 0) and its TrainingConfig
+    (batch :data:`BATCH`, seed 0, ``config`` added)."""
     sim = simulation_for(N, groups, gridsize)
-    raw = simulate_raw(sim, 0)
     container, _ = make_container(
-        raw, gridsize=gridsize, n_groups=groups, neighbor_count=4, seed=0, nphotons=sim.nphotons,
+        simulate_raw(sim, 0), gridsize=gridsize, n_groups=groups, neighbor_count=4, seed=0, nphotons=sim.nphotons,
     )
     cfg = TrainingConfig(
         model=ModelConfig(N=N, gridsize=gridsize), batch_size=BATCH, nepochs=epochs, n_groups=groups,
-        nphotons=sim.nphotons, seed=0,
+        nphotons=sim.nphotons, seed=0, **config,
     )
-    load_before = os.getloadavg()[0]
+    return container, cfg
+
+
+def time_inference(predict_objects: Callable[..., Any], result: Any, container: PtychoDataContainer) -> dict:
+    """``predict_objects`` of a trained ``result`` over the container (batch :data:`BATCH`):
+    first call, best of :data:`INFERENCE_REPEATS`, rates per group and pattern, load after."""
+    d2o, scale = result.diffraction_to_obj, result.intensity_scale
+    first, best = first_and_best(
+        lambda: predict_objects(d2o, container.X, container.coords_nominal, scale, batch_size=BATCH),
+        INFERENCE_REPEATS,
+    )
+    groups, c = len(container), int(container.X.shape[3])
+    return {
+        "inference_first_call_s": first, "inference_best_s": best, "inference_groups_per_s": groups / best,
+        "inference_patterns_per_s": groups * c / best, "load_after_inference": load1(),
+    }
+
+
+def parse_args(argv: list[str] | None, doc: str, first_epoch: str) -> argparse.Namespace:
+    """``--groups``, ``--epochs`` (>= 2: the first epoch includes ``first_epoch``), ``--no-doc``."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--groups", type=int, default=320, help="groups per case (default %(default)s)")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per case, >= 2 (default %(default)s)")
+    parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
+    args = parser.parse_args(argv)
+    if args.epochs < 2:
+        parser.error(f"--epochs must be >= 2 (the first epoch includes {first_epoch})")
+    logging.basicConfig(level=logging.WARNING)
+    return args
+
+
+def run_cases(run_case: Callable[[int, int, int, int], dict], args: argparse.Namespace,
+              row_line: Callable[[dict], str]) -> tuple[list[dict], float]:
+    """Every case of :data:`CASES`, printing each row as it completes; ``(rows, seconds)``."""
+    t0 = time.perf_counter()
+    rows = []
+    for N, g in CASES:
+        row = run_case(N, g, args.groups, args.epochs)
+        rows.append(row)
+        print(row_line(row), flush=True)
+    return rows, time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- TensorFlow
+def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
+    from ptychopinn_plugin.backends.tf import predict_objects
+
+    container, cfg = case_data(N, gridsize, groups, epochs)
+    load_before = load1()
     run = train_with_checkpoints(container, cfg)
-    load_train = os.getloadavg()[0]
+    load_train = load1()
     n_train = int(0.95 * len(container))
     if run.result.epochs_run != epochs:
         raise RuntimeError(f"training stopped after {run.result.epochs_run} of {epochs} epochs (early stopping?)")
@@ -89,28 +129,13 @@ def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
     train_rate = steady_samples / steady_time
     first = float(run.epoch_batch_seconds[0])
     tracing = first - n_train / train_rate
-
-    d2o = run.result.diffraction_to_obj
-    scale = run.result.intensity_scale
-    t0 = time.perf_counter()
-    predict_objects(d2o, container.X, container.coords_nominal, scale, batch_size=BATCH)
-    first_predict = time.perf_counter() - t0
-    times = []
-    for _ in range(INFERENCE_REPEATS):
-        t0 = time.perf_counter()
-        predict_objects(d2o, container.X, container.coords_nominal, scale, batch_size=BATCH)
-        times.append(time.perf_counter() - t0)
-    best = min(times)
-    load_infer = os.getloadavg()[0]
-    c = gridsize * gridsize
     return {
         "N": N, "gridsize": gridsize, "groups": len(container), "train_groups_per_epoch": n_train,
         "epochs": epochs, "first_epoch_s": first, "tracing_overhead_s": tracing,
         "steady_epoch_s": steady_time / (epochs - 1), "train_groups_per_s": train_rate,
-        "train_patterns_per_s": train_rate * c,
-        "inference_first_call_s": first_predict, "inference_best_s": best,
-        "inference_groups_per_s": len(container) / best, "inference_patterns_per_s": len(container) * c / best,
-        "load_before": load_before, "load_after_training": load_train, "load_after_inference": load_infer,
+        "train_patterns_per_s": train_rate * gridsize * gridsize,
+        "load_before": load_before, "load_after_training": load_train,
+        **time_inference(predict_objects, run.result, container),
     }
 
 
@@ -141,27 +166,11 @@ Default network (`n_filters_scale = 2`, `object_big`, `probe_big`, `pad_object`)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--groups", type=int, default=320, help="groups per case (default %(default)s)")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per case, >= 2 (default %(default)s)")
-    parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
-    args = parser.parse_args(argv)
-    if args.epochs < 2:
-        parser.error("--epochs must be >= 2 (the first epoch is tracing)")
-    logging.basicConfig(level=logging.WARNING)
-    t0 = time.perf_counter()
-    rows = []
-    for N, g in CASES:
-        row = run_case(N, g, args.groups, args.epochs)
-        rows.append(row)
-        print(format_table([row]).splitlines()[-1], flush=True)
-    seconds = time.perf_counter() - t0
+    args = parse_args(argv, __doc__, "graph tracing")
+    rows, seconds = run_cases(run_case, args, lambda row: format_table([row]).splitlines()[-1])
     print(format_table(rows))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "tf_throughput.json", json.dumps({"rows": rows, "seconds": seconds}, indent=1))
-    if not args.no_doc:
-        replace_doc_section(DOC, HEADING, doc_body(rows, args, seconds))
-        print(f"updated {DOC}")
+    publish("tf_throughput.json", {"rows": rows, "seconds": seconds}, HEADING,
+            None if args.no_doc else doc_body(rows, args, seconds))
     return 0
 
 

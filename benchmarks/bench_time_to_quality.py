@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import logging
 import math
 import os
@@ -35,6 +34,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _bench_common import RESULTS, ROOT, load1, publish  # noqa: E402
 from _tf_pipeline import (  # noqa: E402
     RECIPE_PATH,
     RECIPE_SIMULATION,
@@ -44,15 +44,10 @@ from _tf_pipeline import (  # noqa: E402
     evaluate_model,
     load_recipe,
     machine_description,
-    replace_doc_section,
     save_comparison_png,
     train_with_checkpoints,
 )
-from ptychopinn_plugin.util.atomic import atomic_write_text  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## TensorFlow time to quality"
 MILESTONES_MIN = (1, 2, 3, 5, 7.5, 10)
 
@@ -66,7 +61,7 @@ def run_setting(trainable: bool, args: argparse.Namespace) -> dict:
         return evaluate_model(model, scale, data.test, data.test_object)
 
     eval_epochs = range(args.eval_every - 1, cfg.nepochs, args.eval_every)
-    load_start = os.getloadavg()
+    load_start = load1()
     run: TrainRun = train_with_checkpoints(
         data.train, cfg, evaluate=evaluate, eval_epochs=eval_epochs, budget_seconds=args.budget
     )
@@ -90,7 +85,7 @@ def run_setting(trainable: bool, args: argparse.Namespace) -> dict:
         "intensity_scale_trainable": trainable, "train_groups": len(data.train), "test_groups": len(data.test),
         "epochs_run": run.result.epochs_run, "completed": run.result.completed,
         "train_seconds": run.train_seconds, "eval_seconds": run.eval_seconds,
-        "first_epoch_seconds": run.first_epoch_seconds, "load_start": load_start[0],
+        "first_epoch_seconds": run.first_epoch_seconds, "load_start": load_start,
         "final_gain": run.result.intensity_scale_trained / run.result.intensity_scale,
         "rows": rows, "png": str(png.relative_to(ROOT)),
     }
@@ -204,12 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t0
     print(summary_table(results))
     print(winner(results))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "tf_time_to_quality.json",
-                      json.dumps({"results": results, "seconds": seconds}, indent=1))
-    if not args.no_doc:
-        replace_doc_section(DOC, HEADING, doc_body(results, args, seconds))
-        print(f"updated {DOC}")
+    publish("tf_time_to_quality.json", {"results": results, "seconds": seconds}, HEADING,
+            None if args.no_doc else doc_body(results, args, seconds))
     return 0
 
 

@@ -46,16 +46,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from _tf_pipeline import replace_doc_section  # noqa: E402
+from _bench_common import load1, machine_description, proc_kib, publish  # noqa: E402
 from ptychopinn_plugin.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig  # noqa: E402
 from ptychopinn_plugin.data.npz_io import metadata_to_array  # noqa: E402
 from ptychopinn_plugin.simulation import SimulationConfig, simulate_dataset  # noqa: E402
-from ptychopinn_plugin.util.atomic import atomic_path, atomic_write_text  # noqa: E402
+from ptychopinn_plugin.util.atomic import atomic_path  # noqa: E402
 from ptychopinn_plugin.util.progress import CallbackMonitor  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## PyTorch memory-mapped training"
 N = 64
 NPHOTONS = 1e6
@@ -63,14 +60,9 @@ GiB = 1024**3
 
 
 # ----------------------------------------------------------------------------- memory sampling
-def _status_kib(pid: int | str, field: str) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
+def _status_kib(pid: int, field: str) -> int:
+    """``field`` of ``/proc/<pid>/status`` in KiB (0 once the process is gone)."""
+    return proc_kib(field, f"/proc/{pid}/status") or 0
 
 
 def _children(pid: int) -> list[int]:
@@ -107,7 +99,7 @@ class RssSampler(threading.Thread):
             "t": round(time.perf_counter() - self.t0, 1), "phase": self.phase,
             "rss_anon_kib": sum(_status_kib(p, "RssAnon") for p in pids),
             "rss_file_kib": sum(_status_kib(p, "RssFile") for p in pids),
-            "processes": len(pids), "load": os.getloadavg()[0],
+            "processes": len(pids), "load": load1(),
         }
         self.samples.append(row)
         return row
@@ -197,13 +189,13 @@ def run(args: argparse.Namespace) -> dict:
         record["data"] = write_large_npz(npz, patterns=args.patterns, tile=args.tile, distinct=args.distinct)
         sampler.phase = "build"
         t0 = time.perf_counter()
-        load0 = os.getloadavg()[0]
+        load0 = load1()
         dataset = build_mmap_dataset(
             [npz], work / "mmap", N=N, gridsize=1, K=4, n_groups=None, seed=0, sequential_sampling=False,
             enable_oversampling=False, neighbor_pool_size=None, nphotons=NPHOTONS, chunk_groups=1024,
         )
         record["build"] = {"seconds": time.perf_counter() - t0, "groups": len(dataset), "load_before": load0,
-                           "load_after": os.getloadavg()[0],
+                           "load_after": load1(),
                            "images_bytes": (work / "mmap" / "images.memmap").stat().st_size}
         if not args.keep_npz:
             npz.unlink()  # free the disk before training; the mmap dataset is self-contained
@@ -218,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
         cfg = TrainingConfig(model=ModelConfig(N=N, gridsize=1, n_filters_scale=1), nepochs=1, batch_size=16,
                              nphotons=NPHOTONS, seed=0, backend="pytorch", output_dir=work / "train")
         exe = PyTorchExecutionConfig(accelerator="cpu", logger_backend="none", enable_checkpointing=False)
-        load0 = os.getloadavg()[0]
+        load0 = load1()
         t0 = time.perf_counter()
         result = train_models_mmap(dataset, cfg, exe, monitor=CallbackMonitor(stop_callback=stop), validation=False)
         total = time.perf_counter() - t0
@@ -227,7 +219,7 @@ def run(args: argparse.Namespace) -> dict:
             "seconds_total": total, "steps": result.batches_run, "first_step_s": stamps[0] - t0,
             "steps_per_s": (len(stamps) - 1) / steps_s if steps_s > 0 else float("nan"),
             "groups_per_s": 16 * (len(stamps) - 1) / steps_s if steps_s > 0 else float("nan"),
-            "after_last_step_s": (t0 + total) - stamps[-1], "load_before": load0, "load_after": os.getloadavg()[0],
+            "after_last_step_s": (t0 + total) - stamps[-1], "load_before": load0, "load_after": load1(),
             "completed": result.completed,
         }
     finally:
@@ -263,7 +255,9 @@ def doc_body(r: dict, args: argparse.Namespace) -> str:
     d, b, t, m = r["data"], r["build"], r["train"], r["max_rss_anon_kib"]
     verdict = "met" if m["train"] < 2 * 1024**2 else "NOT met"
     every = max(1, len(r["samples"]) // 30)
-    return f"""Command: `.venv/bin/python benchmarks/bench_torch_mmap.py --patterns {args.patterns} --steps {args.steps}` ({today}; {os.cpu_count()} CPU cores, 24 GiB RAM, torch {torch.__version__}; the cores were shared with other jobs — see the load column).
+    ram = f"{(proc_kib('MemTotal', '/proc/meminfo') or 0) / 1024**2:.0f} GiB RAM"
+    machine = machine_description(ram, f"torch {torch.__version__}")
+    return f"""Command: `.venv/bin/python benchmarks/bench_torch_mmap.py --patterns {args.patterns} --steps {args.steps}` ({today}; {machine}; the cores were shared with other jobs — see the load column).
 
 Dataset: one canonical NPZ (stored members) with {r['patterns']:,} patterns of 64×64 float32 = **{d['diffraction_bytes'] / 1e9:.2f} GB of diffraction** ({d['bytes'] / GiB:.2f} GiB file), written by a streaming zip writer from {args.distinct} distinct simulated scans of {args.tile:,} positions (tiles placed side by side; simulation {d['simulate_s']:.0f} s, writing {d['write_s']:.0f} s). `build_mmap_dataset` (gridsize 1, one group per position, `chunk_groups=1024`) streamed the member twice and wrote {b['groups']:,} groups ({b['images_bytes'] / 1e9:.2f} GB of memory-mapped `images`) in {b['seconds']:.0f} s. `train_models_mmap` (`n_filters_scale=1`, batch 16, shuffled over all groups, CPU, fp32) ran {t['steps']} optimiser steps at {t['steps_per_s']:.2f} steps/s ({t['groups_per_s']:.1f} groups/s; the conv net dominates, not the data path), then the monitor stopped it; validation off (see the script's docstring); total {t['seconds_total']:.0f} s including {t['first_step_s']:.0f} s until the first step.
 
@@ -296,11 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     record = run(args)
     summary = {k: v for k, v in record.items() if k != "samples"}
     print(json.dumps(summary, indent=1))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "torch_mmap.json", json.dumps(record, indent=1))
-    if not args.no_doc:
-        replace_doc_section(DOC, HEADING, doc_body(record, args))
-        print(f"updated {DOC}")
+    publish("torch_mmap.json", record, HEADING, None if args.no_doc else doc_body(record, args))
     return 0
 
 

@@ -33,9 +33,6 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-import logging
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -44,45 +41,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-
-from _tf_pipeline import make_container, replace_doc_section, simulate_raw  # noqa: E402
-from bench_tf_throughput import BATCH, CASES, INFERENCE_REPEATS, simulation_for  # noqa: E402
-from ptychopinn_plugin.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig  # noqa: E402
-from ptychopinn_plugin.util.atomic import atomic_write_text  # noqa: E402
+from _bench_common import RESULTS, load1, machine_description, publish  # noqa: E402
+from bench_tf_throughput import BATCH, INFERENCE_REPEATS, case_data, parse_args, run_cases, time_inference  # noqa: E402
+from ptychopinn_plugin.config import PyTorchExecutionConfig  # noqa: E402
 from ptychopinn_plugin.util.progress import CallbackMonitor  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## PyTorch throughput"
 
 
-def machine_description() -> str:
+def torch_description() -> str:
     import torch
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{os.cpu_count()} CPU cores ({cpu}), Python {platform.python_version()}, NumPy {np.__version__}, "
-            f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    return machine_description(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
 
 
 def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
     from ptychopinn_plugin.backends.torch import predict_objects, train_models
 
-    sim = simulation_for(N, groups, gridsize)
-    raw = simulate_raw(sim, 0)
-    container, _ = make_container(raw, gridsize=gridsize, n_groups=groups, neighbor_count=4, seed=0,
-                                  nphotons=sim.nphotons)
-    cfg = TrainingConfig(model=ModelConfig(N=N, gridsize=gridsize), batch_size=BATCH, nepochs=epochs,
-                         n_groups=groups, nphotons=sim.nphotons, seed=0, backend="pytorch",
-                         output_dir=Path(tempfile.mkdtemp(prefix="bench-torch-")))
+    container, cfg = case_data(N, gridsize, groups, epochs, backend="pytorch",
+                               output_dir=Path(tempfile.mkdtemp(prefix="bench-torch-")))
     exe = PyTorchExecutionConfig(accelerator="cpu", logger_backend="none", enable_checkpointing=False,
                                  early_stop_patience=epochs + 1)
     stamps: list[float] = []
@@ -91,13 +68,13 @@ def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
         stamps.append(time.perf_counter())
         return False
 
-    load_before = os.getloadavg()[0]
+    load_before = load1()
     t0 = time.perf_counter()
     try:
         result = train_models(container, cfg, exe, monitor=CallbackMonitor(stop_callback=stamp))
     finally:
         shutil.rmtree(cfg.output_dir, ignore_errors=True)
-    load_train = os.getloadavg()[0]
+    load_train = load1()
     n_train = int(0.95 * len(container))
     per_epoch = -(-n_train // BATCH)
     if result.epochs_run != epochs or len(stamps) != per_epoch * epochs:
@@ -110,26 +87,12 @@ def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
         steady_time += batch_times[-1] - batch_times[0]
     train_rate = steady_samples / steady_time
     first_epoch = stamps[per_epoch - 1] - t0
-
-    d2o = result.diffraction_to_obj
-    scale = result.intensity_scale
-    t = time.perf_counter()
-    predict_objects(d2o, container.X, container.coords_nominal, scale, batch_size=BATCH)
-    first_predict = time.perf_counter() - t
-    times = []
-    for _ in range(INFERENCE_REPEATS):
-        t = time.perf_counter()
-        predict_objects(d2o, container.X, container.coords_nominal, scale, batch_size=BATCH)
-        times.append(time.perf_counter() - t)
-    best = min(times)
-    load_infer = os.getloadavg()[0]
-    c = gridsize * gridsize
     return {
         "N": N, "gridsize": gridsize, "groups": len(container), "train_groups_per_epoch": n_train, "epochs": epochs,
         "first_epoch_s": first_epoch, "steady_epoch_s": n_train / train_rate, "train_groups_per_s": train_rate,
-        "train_patterns_per_s": train_rate * c, "inference_first_call_s": first_predict, "inference_best_s": best,
-        "inference_groups_per_s": len(container) / best, "inference_patterns_per_s": len(container) * c / best,
-        "load_before": load_before, "load_after_training": load_train, "load_after_inference": load_infer,
+        "train_patterns_per_s": train_rate * gridsize * gridsize,
+        "load_before": load_before, "load_after_training": load_train,
+        **time_inference(predict_objects, result, container),
     }
 
 
@@ -174,7 +137,7 @@ def doc_body(rows: list[dict], tf: dict, args: argparse.Namespace, seconds: floa
         "same data and configuration; its first epoch includes graph tracing)."
         if tf else "No TensorFlow results were available (`benchmarks/results/tf_throughput.json` absent)."
     )
-    return f"""Command: `.venv/bin/python benchmarks/bench_torch_throughput.py --groups {args.groups} --epochs {args.epochs}` ({today}; {machine_description()}; total {seconds:.0f} s).
+    return f"""Command: `.venv/bin/python benchmarks/bench_torch_throughput.py --groups {args.groups} --epochs {args.epochs}` ({today}; {torch_description()}; total {seconds:.0f} s).
 
 Same cases, data and configuration as the TensorFlow benchmark: default network (`n_filters_scale = 2`), batch {BATCH}, simulated data (1e6 photons/pattern), K = 4, seed 0, 95 %/5 % split; `train_models` with `PyTorchExecutionConfig(accelerator='cpu', logger_backend='none', enable_checkpointing=False)` (fp32, deterministic, eager mode). A *group* is one training sample (gridsize² patterns). Steady-state training rates count the batches after the first of each of epochs 2…{args.epochs} (validation excluded); the first epoch is wall time from the `train_models` call (model build, Lightning set-up). Inference: `predict_objects` with batch {BATCH}, best of {INFERENCE_REPEATS} passes after a first call. {tf_note} **The 2 cores were shared with other jobs**: the load column shows how busy the machine was; rates measured with a load above ~2 are pessimistic, and rows measured at different loads compare only roughly.
 
@@ -183,28 +146,12 @@ Same cases, data and configuration as the TensorFlow benchmark: default network 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--groups", type=int, default=320, help="groups per case (default %(default)s)")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per case, >= 2 (default %(default)s)")
-    parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
-    args = parser.parse_args(argv)
-    if args.epochs < 2:
-        parser.error("--epochs must be >= 2 (the first epoch includes set-up)")
-    logging.basicConfig(level=logging.WARNING)
-    t0 = time.perf_counter()
-    rows = []
-    for N, g in CASES:
-        row = run_case(N, g, args.groups, args.epochs)
-        rows.append(row)
-        print(format_table([row], {}).splitlines()[-1], flush=True)
-    seconds = time.perf_counter() - t0
+    args = parse_args(argv, __doc__, "set-up")
+    rows, seconds = run_cases(run_case, args, lambda row: format_table([row], {}).splitlines()[-1])
     tf = _tf_rows()
     print(format_table(rows, tf))
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "torch_throughput.json", json.dumps({"rows": rows, "seconds": seconds}, indent=1))
-    if not args.no_doc:
-        replace_doc_section(DOC, HEADING, doc_body(rows, tf, args, seconds))
-        print(f"updated {DOC}")
+    publish("torch_throughput.json", {"rows": rows, "seconds": seconds}, HEADING,
+            None if args.no_doc else doc_body(rows, tf, args, seconds))
     return 0
 
 

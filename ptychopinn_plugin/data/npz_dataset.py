@@ -80,24 +80,47 @@ def resolve_diffraction_key(reader: NpzReader) -> str:
     )
 
 
+@dataclass
+class DatasetHeader:
+    """What a dataset file says besides its diffraction patterns and optional arrays."""
+
+    diffraction_key: str
+    metadata: dict[str, Any] | None
+    xcoords: np.ndarray
+    ycoords: np.ndarray
+    xcoords_start: np.ndarray
+    ycoords_start: np.ndarray
+
+
+def read_dataset_header(reader: NpzReader) -> DatasetHeader:
+    """Diffraction key (data §1.2), required keys, metadata (§1.6) and canonical coordinates.
+
+    Shared by :func:`load_dataset_arrays` and readers that must not load the diffraction
+    member whole (the streaming memory-mapped builder), so both apply the same rules.
+    """
+    source = str(reader.path)
+    diff_key = resolve_diffraction_key(reader)
+    missing = [key for key in REQUIRED_KEYS if key not in reader]
+    if missing:
+        raise KeyError(f"dataset {source} is missing required key(s) {missing}; keys present: {sorted(reader.keys)}")
+    metadata = reader.read_metadata()
+    x, y, xs, ys = canonical_coords(
+        reader.read("xcoords"), reader.read("ycoords"),
+        reader.read("xcoords_start") if "xcoords_start" in reader else None,
+        reader.read("ycoords_start") if "ycoords_start" in reader else None,
+        source=source,
+    )
+    return DatasetHeader(diff_key, metadata, x, y, xs, ys)
+
+
 def load_dataset_arrays(path: str | os.PathLike[str], *, diffraction_domain: str = "amplitude") -> DatasetArrays:
     """Read and validate a dataset NPZ (data spec §1); the basis of ``RawData.from_file``."""
     check_domain(diffraction_domain)
     with NpzReader(path) as reader:
         source = str(reader.path)
-        diff_key = resolve_diffraction_key(reader)
-        missing = [key for key in REQUIRED_KEYS if key not in reader]
-        if missing:
-            raise KeyError(
-                f"dataset {source} is missing required key(s) {missing}; keys present: {sorted(reader.keys)}"
-            )
-        metadata = reader.read_metadata()
-        x, y, xs, ys = canonical_coords(
-            reader.read("xcoords"), reader.read("ycoords"),
-            reader.read("xcoords_start") if "xcoords_start" in reader else None,
-            reader.read("ycoords_start") if "ycoords_start" in reader else None,
-            source=source,
-        )
+        header = read_dataset_header(reader)
+        diff_key, metadata = header.diffraction_key, header.metadata
+        x, y, xs, ys = header.xcoords, header.ycoords, header.xcoords_start, header.ycoords_start
         m = int(x.shape[0])
         patterns = resolve_diffraction_layout(reader.read(diff_key), m, source=source, key=diff_key)
         amplitude = to_amplitude(patterns, diffraction_domain, metadata=metadata, source=source, key=diff_key)

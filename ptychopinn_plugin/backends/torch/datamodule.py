@@ -24,7 +24,7 @@ there is no per-sample collation.
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, TypedDict, Unpack
 
 import numpy as np
 import torch
@@ -44,8 +44,10 @@ __all__ = [
     "BATCH_KEYS",
     "validation_split",
     "center_ground_truth",
+    "GroupRangeDataset",
     "GroupBatchDataset",
     "EpochBatchSampler",
+    "LoaderOptions",
     "BatchDataModule",
     "PtychoDataModule",
     "numpy_container",
@@ -100,7 +102,33 @@ def _identity(batch: Any) -> Any:
     return batch
 
 
-class GroupBatchDataset(Dataset):
+class GroupRangeDataset(Dataset):
+    """Positions ``0..len-1`` of a batch dataset stand for groups ``index`` of its source.
+
+    The range bookkeeping shared by the in-memory and the memory-mapped batch datasets:
+    ``index`` is resolved against ``total`` groups (empty → ``ValueError``) and
+    :meth:`_rows` turns requested positions into source rows (out of range → ``IndexError``).
+    """
+
+    def __init__(self, total: int, index: slice) -> None:
+        start, stop, _ = index.indices(int(total))
+        if stop <= start:
+            raise ValueError(f"empty group range {index} for {total} groups")
+        self.start = start
+        self.stop = stop
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def _rows(self, positions: Sequence[int] | int) -> tuple[np.ndarray, np.ndarray]:
+        """``(local positions, source rows)``, both int64 ``(B,)``."""
+        local = np.atleast_1d(np.asarray(positions, dtype=np.int64))
+        if local.size and (local.min() < 0 or local.max() >= len(self)):
+            raise IndexError(f"group positions out of range [0, {len(self)}): {local.min()}..{local.max()}")
+        return local, local + self.start
+
+
+class GroupBatchDataset(GroupRangeDataset):
     """Groups ``index`` of a NumPy container; ``dataset[list_of_positions]`` → one TensorDict batch.
 
     ``supervised`` adds ``label_amp``/``label_phase`` (``ValueError`` without ground
@@ -118,12 +146,8 @@ class GroupBatchDataset(Dataset):
         experiment_id: int = 0,
     ) -> None:
         source = numpy_container(container)
-        start, stop, _ = index.indices(len(source))
-        if stop <= start:
-            raise ValueError(f"empty group range {index} for {len(source)} groups")
+        super().__init__(len(source), index)
         self.source = source
-        self.start = start
-        self.stop = stop
         self.scale = np.float32(intensity_scale)
         self.supervised = bool(supervised)
         self.experiment_id = int(experiment_id)
@@ -135,16 +159,11 @@ class GroupBatchDataset(Dataset):
             )
         self.label_object: Optional[np.ndarray] = None
         if object_target:
-            self.label_object = center_ground_truth(source.Y[start:stop], source.coords_nominal[start:stop])
-
-    def __len__(self) -> int:
-        return self.stop - self.start
+            rows = slice(self.start, self.stop)
+            self.label_object = center_ground_truth(source.Y[rows], source.coords_nominal[rows])
 
     def __getitem__(self, positions: Sequence[int] | int) -> TensorDict:
-        local = np.atleast_1d(np.asarray(positions, dtype=np.int64))
-        if local.size and (local.min() < 0 or local.max() >= len(self)):
-            raise IndexError(f"group positions out of range [0, {len(self)}): {local.min()}..{local.max()}")
-        rows = local + self.start
+        local, rows = self._rows(positions)
         src = self.source
         b = rows.shape[0]
         x = np.ascontiguousarray(np.asarray(src.X[rows], dtype=np.float32).transpose(0, 3, 1, 2))
@@ -240,6 +259,15 @@ class EpochBatchSampler(Sampler[list[int]]):
             yield order[start : start + self.batch_size]
 
 
+class LoaderOptions(TypedDict, total=False):
+    """DataLoader settings a data module passes on (``PyTorchExecutionConfig`` fields)."""
+
+    num_workers: int
+    persistent_workers: bool
+    prefetch_factor: Optional[int]
+    pin_memory: bool
+
+
 class BatchDataModule(LightningDataModule):
     """Train/validation loaders of whole TensorDict batches from two batch datasets.
 
@@ -274,6 +302,17 @@ class BatchDataModule(LightningDataModule):
         # One base seed for the shuffles of the whole run (drawn at random when seed is None).
         self.shuffle_seed = int(seed) if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
         self._shuffle_state = {"epoch": 0}
+
+    @staticmethod
+    def split_sets(
+        n: int, make: Callable[[slice], Dataset], *, validation: bool
+    ) -> tuple[Dataset, Optional[Dataset]]:
+        """``(train, validation)`` datasets made by ``make(group_range)`` for ``n`` groups:
+        the :func:`validation_split` ranges, or every group and no validation."""
+        if not validation:
+            return make(slice(0, int(n))), None
+        train_index, val_index = validation_split(n)
+        return make(train_index), make(val_index)
 
     @property
     def has_validation(self) -> bool:
@@ -319,7 +358,8 @@ class BatchDataModule(LightningDataModule):
 class PtychoDataModule(BatchDataModule):
     """Train/validation loaders of TensorDict batches from one container (physics §12.2).
 
-    ``validation=False`` trains on every group and runs no validation.
+    ``validation=False`` trains on every group and runs no validation; ``loader_options``
+    as for :class:`BatchDataModule`.
     """
 
     def __init__(
@@ -331,21 +371,15 @@ class PtychoDataModule(BatchDataModule):
         seed: Optional[int] = None,
         supervised: bool = False,
         object_target: bool = False,
-        num_workers: int = 0,
-        persistent_workers: bool = False,
-        prefetch_factor: Optional[int] = None,
-        pin_memory: bool = False,
         validation: bool = True,
+        **loader_options: Unpack[LoaderOptions],
     ) -> None:
         source = numpy_container(container)
-        common = dict(intensity_scale=intensity_scale, supervised=supervised, object_target=object_target)
-        if validation:
-            train_index, val_index = validation_split(len(source))
-            train_set = GroupBatchDataset(source, train_index, **common)
-            val_set: Optional[GroupBatchDataset] = GroupBatchDataset(source, val_index, **common)
-        else:
-            train_set, val_set = GroupBatchDataset(source, slice(0, len(source)), **common), None
-        super().__init__(
-            train_set, val_set, batch_size=batch_size, seed=seed, num_workers=num_workers,
-            persistent_workers=persistent_workers, prefetch_factor=prefetch_factor, pin_memory=pin_memory,
+        train_set, val_set = self.split_sets(
+            len(source),
+            lambda index: GroupBatchDataset(
+                source, index, intensity_scale=intensity_scale, supervised=supervised, object_target=object_target
+            ),
+            validation=validation,
         )
+        super().__init__(train_set, val_set, batch_size=batch_size, seed=seed, **loader_options)

@@ -14,14 +14,13 @@ Validation = the last ``n − int(0.95·n)`` stored groups (physics §12.2).
 from __future__ import annotations
 
 import logging
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Unpack
 
 import numpy as np
 import torch
 from tensordict import TensorDict
-from torch.utils.data import Dataset
 
-from .datamodule import BatchDataModule, validation_split
+from .datamodule import BatchDataModule, GroupRangeDataset, LoaderOptions
 from .mmap_dataset import MmapDataset
 
 logger = logging.getLogger(__name__)
@@ -29,16 +28,12 @@ logger = logging.getLogger(__name__)
 __all__ = ["MmapGroupBatchDataset", "MmapDataModule"]
 
 
-class MmapGroupBatchDataset(Dataset):
+class MmapGroupBatchDataset(GroupRangeDataset):
     """Groups ``index`` of a memory-mapped dataset; ``dataset[list_of_positions]`` → one batch."""
 
     def __init__(self, dataset: MmapDataset, index: slice, *, probes: Optional[np.ndarray] = None) -> None:
-        start, stop, _ = index.indices(len(dataset))
-        if stop <= start:
-            raise ValueError(f"empty group range {index} for {len(dataset)} groups")
+        super().__init__(len(dataset), index)
         self.dataset = dataset
-        self.start = start
-        self.stop = stop
         self.probes: Optional[torch.Tensor] = None
         if probes is not None:
             arr = np.asarray(probes, dtype=np.complex64)
@@ -50,21 +45,17 @@ class MmapGroupBatchDataset(Dataset):
                 )
             self.probes = torch.from_numpy(np.ascontiguousarray(arr))[:, None]
 
-    def __len__(self) -> int:
-        return self.stop - self.start
-
     def __getitem__(self, positions: Sequence[int] | int) -> TensorDict:
-        local = np.atleast_1d(np.asarray(positions, dtype=np.int64))
-        if local.size and (local.min() < 0 or local.max() >= len(self)):
-            raise IndexError(f"group positions out of range [0, {len(self)}): {local.min()}..{local.max()}")
-        batch = self.dataset.batch(local + self.start)
+        _, rows = self._rows(positions)
+        batch = self.dataset.batch(rows)
         if self.probes is not None:
             batch.set("probe", self.probes[batch["experiment_id"]])
         return batch
 
 
 class MmapDataModule(BatchDataModule):
-    """Train/validation loaders over a :class:`MmapDataset` (``validation=False``: none)."""
+    """Train/validation loaders over a :class:`MmapDataset` (``validation=False``: none);
+    ``loader_options`` as for :class:`.datamodule.BatchDataModule`."""
 
     def __init__(
         self,
@@ -73,20 +64,11 @@ class MmapDataModule(BatchDataModule):
         batch_size: int,
         seed: Optional[int] = None,
         probes: Optional[np.ndarray] = None,
-        num_workers: int = 0,
-        persistent_workers: bool = False,
-        prefetch_factor: Optional[int] = None,
-        pin_memory: bool = False,
         validation: bool = True,
+        **loader_options: Unpack[LoaderOptions],
     ) -> None:
-        if validation:
-            train_index, val_index = validation_split(len(dataset))
-            train_set = MmapGroupBatchDataset(dataset, train_index, probes=probes)
-            val_set: Optional[MmapGroupBatchDataset] = MmapGroupBatchDataset(dataset, val_index, probes=probes)
-        else:
-            train_set, val_set = MmapGroupBatchDataset(dataset, slice(0, len(dataset)), probes=probes), None
-        super().__init__(
-            train_set, val_set, batch_size=batch_size, seed=seed, num_workers=num_workers,
-            persistent_workers=persistent_workers, prefetch_factor=prefetch_factor, pin_memory=pin_memory,
+        train_set, val_set = self.split_sets(
+            len(dataset), lambda index: MmapGroupBatchDataset(dataset, index, probes=probes), validation=validation
         )
+        super().__init__(train_set, val_set, batch_size=batch_size, seed=seed, **loader_options)
         self.dataset = dataset

@@ -65,17 +65,13 @@ from tensordict import MemoryMappedTensor, TensorDict
 from ptychopinn_plugin.data.grouped import group_coordinates
 from ptychopinn_plugin.data.grouping import group_indices
 from ptychopinn_plugin.data.normalisation import factor_from_energies, pattern_energies
-from ptychopinn_plugin.data.npz_dataset import REQUIRED_KEYS, resolve_diffraction_key
+from ptychopinn_plugin.data.npz_dataset import read_dataset_header
 from ptychopinn_plugin.data.npz_io import NpzReader
-from ptychopinn_plugin.data.validation import (
-    DIFFRACTION_DOMAINS,
-    canonical_coords,
-    canonical_probe,
-    decide_domain,
-)
+from ptychopinn_plugin.data.validation import DIFFRACTION_DOMAINS, canonical_probe, decide_domain
 from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
 from ptychopinn_plugin.util.atomic import atomic_path, atomic_write_text
 
+from .datamodule import BATCH_KEYS
 from .npz_rows import NpzRowStream
 
 logger = logging.getLogger(__name__)
@@ -92,15 +88,8 @@ __all__ = [
 
 SCHEMA = "ptychopinn.mmap/1"
 MANIFEST_NAME = "manifest.json"
-ARRAY_KEYS = (
-    "images",
-    "rms_scaling_constant",
-    "physics_scaling_constant",
-    "coords_relative",
-    "coords_offsets",
-    "nn_indices",
-    "experiment_id",
-)
+ARRAY_KEYS = BATCH_KEYS
+"""One memory-mapped file per key of the batch contract (data §3.3)."""
 _DTYPES = {"float32": torch.float32, "int64": torch.int64}
 _ARRAY_DTYPES = {
     "images": "float32",
@@ -215,18 +204,10 @@ def _first_pass(index: int, path: Path, *, N: int, gridsize: int, K: int, n_grou
                 neighbor_pool_size: Optional[int], diffraction_domain: str, chunk_groups: int) -> _Source:
     source = str(path)
     with NpzReader(path) as reader:
-        key = resolve_diffraction_key(reader)
-        missing = [k for k in REQUIRED_KEYS if k not in reader]
-        if missing:
-            raise KeyError(f"dataset {source} is missing required key(s) {missing}; keys present: {sorted(reader.keys)}")
-        metadata = reader.read_metadata()
-        x, y, xs, ys = canonical_coords(
-            reader.read("xcoords"), reader.read("ycoords"),
-            reader.read("xcoords_start") if "xcoords_start" in reader else None,
-            reader.read("ycoords_start") if "ycoords_start" in reader else None,
-            source=source,
-        )
+        header = read_dataset_header(reader)
         raw_probe = reader.read("probeGuess")
+    key, metadata = header.diffraction_key, header.metadata
+    x, y, xs, ys = header.xcoords, header.ycoords, header.xcoords_start, header.ycoords_start
     m = int(x.shape[0])
     energies = np.empty(m, dtype=np.float64)
     non_finite = negative = 0

@@ -33,7 +33,7 @@ from ptychopinn_plugin.config import ModelConfig, PyTorchExecutionConfig, Traini
 from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
 from ptychopinn_plugin.physics.probe import normalise_probe
 
-from .datamodule import BatchDataModule, PtychoDataModule, numpy_container
+from .datamodule import BatchDataModule, LoaderOptions, PtychoDataModule, numpy_container
 from .execution import build_callbacks, build_trainer, is_spawn_strategy, trains_in_child_processes
 from .lightning_module import PtychoLightningModule
 from .losses import LossSpec
@@ -101,12 +101,42 @@ def _check_container(source: Any, cfg: TrainingConfig) -> None:
             )
 
 
+def _execution(cfg: TrainingConfig, execution_config: Optional[PyTorchExecutionConfig]) -> PyTorchExecutionConfig:
+    """Validate the model config; the execution config (None → the api spec §2.6 defaults)."""
+    validate_model_config(cfg.model, require_n=True)
+    return execution_config if execution_config is not None else PyTorchExecutionConfig()
+
+
 def _seed(cfg: TrainingConfig, exe: PyTorchExecutionConfig) -> Optional[int]:
     seed = check_seed(cfg.seed)
     if exe.deterministic or seed is not None:
         seed = 0 if seed is None else seed
         seed_everything(seed)
     return seed
+
+
+def _fresh_models(
+    cfg: TrainingConfig, *, scale: float, probe: Optional[np.ndarray], seed: Optional[int]
+) -> tuple[Autoencoder, DiffractionToObj]:
+    """Untrained models for ``cfg`` (trainability of the probe and of ``s`` from the config)."""
+    return build_models(
+        cfg.model,
+        intensity_scale=scale,
+        probe=probe,
+        probe_trainable=cfg.probe_trainable,
+        intensity_scale_trainable=cfg.intensity_scale_trainable,
+        seed=seed,
+    )
+
+
+def _loader_options(exe: PyTorchExecutionConfig) -> LoaderOptions:
+    """The DataLoader settings of the execution config, for either data module."""
+    return LoaderOptions(
+        num_workers=exe.num_workers,
+        persistent_workers=exe.persistent_workers,
+        prefetch_factor=exe.prefetch_factor,
+        pin_memory=exe.pin_memory,
+    )
 
 
 def _fit(
@@ -211,8 +241,7 @@ def train_models(
     then watch ``train_loss``).
     """
     cfg = training_config
-    exe = execution_config if execution_config is not None else PyTorchExecutionConfig()
-    validate_model_config(cfg.model, require_n=True)
+    exe = _execution(cfg, execution_config)
     source = numpy_container(container)
     _check_container(source, cfg)
     supervised = cfg.model.model_type == "supervised"
@@ -220,14 +249,7 @@ def train_models(
     seed = _seed(cfg, exe)
     scale = closed_form_scale(cfg.nphotons, cfg.model.N)
     model_probe = _normalised_probe(source, probe, cfg.model)
-    autoencoder, diffraction_to_obj = build_models(
-        cfg.model,
-        intensity_scale=scale,
-        probe=model_probe,
-        probe_trainable=cfg.probe_trainable,
-        intensity_scale_trainable=cfg.intensity_scale_trainable,
-        seed=seed,
-    )
+    autoencoder, diffraction_to_obj = _fresh_models(cfg, scale=scale, probe=model_probe, seed=seed)
     spec = None if supervised else LossSpec.from_training_config(cfg, has_ground_truth=source.has_ground_truth)
     datamodule = PtychoDataModule(
         source,
@@ -236,11 +258,8 @@ def train_models(
         seed=seed,
         supervised=supervised,
         object_target=bool(spec is not None and spec.needs_object_target),
-        num_workers=exe.num_workers,
-        persistent_workers=exe.persistent_workers,
-        prefetch_factor=exe.prefetch_factor,
-        pin_memory=exe.pin_memory,
         validation=validation,
+        **_loader_options(exe),
     )
     return _fit(
         cfg=cfg, exe=exe, datamodule=datamodule, autoencoder=autoencoder, diffraction_to_obj=diffraction_to_obj,
@@ -272,8 +291,7 @@ def train_models_mmap(
     from .mmap_dataset import MmapDataset
 
     cfg = training_config
-    exe = execution_config if execution_config is not None else PyTorchExecutionConfig()
-    validate_model_config(cfg.model, require_n=True)
+    exe = _execution(cfg, execution_config)
     dataset = mmap_dir if isinstance(mmap_dir, MmapDataset) else MmapDataset(mmap_dir)
     dataset.check_compatible(cfg)
     if cfg.model.model_type == "supervised":
@@ -293,24 +311,10 @@ def train_models_mmap(
     if len(probes) > 1 and any(not np.array_equal(p, probes[0]) for p in probes[1:]):
         per_sample = np.stack(probes)
         logger.info("the %d experiments have different probes: every batch carries its own", len(probes))
-    autoencoder, diffraction_to_obj = build_models(
-        cfg.model,
-        intensity_scale=scale,
-        probe=model_probe,
-        probe_trainable=cfg.probe_trainable,
-        intensity_scale_trainable=cfg.intensity_scale_trainable,
-        seed=seed,
-    )
+    autoencoder, diffraction_to_obj = _fresh_models(cfg, scale=scale, probe=model_probe, seed=seed)
     datamodule = MmapDataModule(
-        dataset,
-        batch_size=cfg.batch_size,
-        seed=seed,
-        probes=per_sample,
-        num_workers=exe.num_workers,
-        persistent_workers=exe.persistent_workers,
-        prefetch_factor=exe.prefetch_factor,
-        pin_memory=exe.pin_memory,
-        validation=validation,
+        dataset, batch_size=cfg.batch_size, seed=seed, probes=per_sample, validation=validation,
+        **_loader_options(exe),
     )
     return _fit(
         cfg=cfg, exe=exe, datamodule=datamodule, autoencoder=autoencoder, diffraction_to_obj=diffraction_to_obj,
