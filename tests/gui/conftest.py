@@ -6,6 +6,8 @@ Everything the app persists goes to ``tmp_path`` (QSettings INI path and the
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 pytest.importorskip("PyQt5")
@@ -69,3 +71,25 @@ def configure_tiny():
         return controller.validate()
 
     return configure
+
+
+FRAMEWORKS = ("tensorflow", "keras", "torch", "lightning", "tensordict")
+"""Deep-learning packages the GUI process must never import (the worker process does)."""
+
+
+@pytest.fixture
+def framework_guard():
+    """A check that no framework was imported into this (the GUI) process during the test.
+
+    Under pytest-xdist another test may already have imported a framework into this
+    worker; those cannot be re-detected here, so this check covers the frameworks not yet
+    loaded.  ``test_gui_fresh_process.py`` runs the whole flow in a fresh interpreter,
+    where the check is complete.
+    """
+    before = {name for name in FRAMEWORKS if name in sys.modules}
+
+    def check() -> None:
+        new = sorted({name for name in FRAMEWORKS if name in sys.modules} - before)
+        assert not new, f"the GUI process imported {new}"
+
+    return check

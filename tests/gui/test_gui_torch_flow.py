@@ -10,7 +10,6 @@ Tiny sizes (N = 64, 32 groups, n_filters_scale = 1).
 from __future__ import annotations
 
 import importlib.util
-import sys
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ pytestmark = [pytest.mark.gui, pytest.mark.torch]
 RUN_TIMEOUT_MS = 300_000
 
 
-def test_train_two_epochs_with_pytorch(qtbot, app_window, tiny_sample, configure_tiny):
+def test_train_two_epochs_with_pytorch(qtbot, app_window, tiny_sample, configure_tiny, framework_guard):
     if importlib.util.find_spec("lightning") is None:  # importorskip would import torch here
         pytest.skip("PyTorch/Lightning not installed")
     window, controller = app_window
@@ -40,7 +39,7 @@ def test_train_two_epochs_with_pytorch(qtbot, app_window, tiny_sample, configure
     assert controller.train() is not None
     qtbot.waitUntil(lambda: not controller.worker.busy, timeout=RUN_TIMEOUT_MS)
     assert not controller.errors, controller.errors
-    assert "torch" not in sys.modules and "tensorflow" not in sys.modules, "the GUI process imported a framework"
+    framework_guard()
     assert controller.worker.worker.backend == "pytorch"
 
     x_train, y_train = window.training_panel.loss_plot.train_line.get_data()
