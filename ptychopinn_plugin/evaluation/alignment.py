@@ -36,6 +36,23 @@ def fit_plane(phase: np.ndarray) -> np.ndarray:
     return (design @ coeffs).reshape(phase.shape)
 
 
+def centred_phase(field: np.ndarray) -> np.ndarray:
+    """Phase of ``field`` measured from its amplitude-weighted circular mean, in (−π, π].
+
+    Why: the global phase offset is a true ambiguity of the measurement (the loss is
+    blind to it), so a model may settle anywhere on the circle — e.g. near ±π, where its
+    phase map wraps and a least-squares plane or mean of ``angle(S)`` is meaningless (a
+    uniform phase of π reads as a random ±π pattern).  Rotating the complex field by
+    ``exp(−i·angle(Σ field))`` first puts the map's centre at 0; for a map that does not
+    wrap, this only changes the constant that ``align_phase`` removes anyway, so the
+    §11 item 4 result is unchanged there (decision recorded in docs/evaluation.md).
+    """
+    field = np.asarray(field)
+    total = complex(np.sum(field, dtype=np.complex128))
+    rotation = np.exp(-1j * np.angle(total)) if total != 0 else 1.0
+    return np.angle(field.astype(np.complex128) * rotation)
+
+
 def align_phase(phase: np.ndarray, method: str = "plane") -> np.ndarray:
     """Remove the phase gauge from one map: ``'plane'`` subtracts its least-squares plane,
     ``'mean'`` its mean.  Target and prediction are each aligned independently (§11 item 4)."""

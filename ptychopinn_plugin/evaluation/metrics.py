@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ptychopinn_plugin.evaluation.alignment import PHASE_ALIGN_METHODS, align_phase, scale_amplitude
+from ptychopinn_plugin.evaluation.alignment import PHASE_ALIGN_METHODS, align_phase, centred_phase, scale_amplitude
 from ptychopinn_plugin.evaluation.frc import THRESHOLD_HALF, THRESHOLD_ONE_SEVENTH, frc_curve, frc_cutoff
 from ptychopinn_plugin.evaluation import registration as _registration
 from ptychopinn_plugin.evaluation.registration import UPSAMPLE_FACTOR
@@ -77,8 +77,8 @@ def eval_reconstruction(
 
     amp_t = np.abs(g_img).astype(np.float64)
     amp_p = scale_amplitude(np.abs(s_img), amp_t)
-    ph_t = align_phase(np.angle(g_img), phase_align_method)
-    ph_p = align_phase(np.angle(s_img), phase_align_method)
+    ph_t = align_phase(centred_phase(g_img), phase_align_method)
+    ph_p = align_phase(centred_phase(s_img), phase_align_method)
 
     amp = _pair_metrics(amp_t, amp_p, ssim_inputs=(amp_t, amp_p), ssim_range=float(np.ptp(amp_t)),
                         ms_inputs=(amp_t, amp_p), ms_sigma=AMPLITUDE_SMOOTHING_SIGMA, frc_sigma=frc_sigma)
