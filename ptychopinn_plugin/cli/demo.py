@@ -1,4 +1,4 @@
-"""``ptychopinn-demo``: the main job on the built-in simulated sample.
+"""``ptychopinn-demo``: a framework-free check of the data and physics layers on the built-in sample.
 
 Foundation stage of the pipeline, end to end and without any deep-learning framework:
 simulate a train/test pair (physics §13), load the test file through the canonical

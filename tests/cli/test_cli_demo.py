@@ -1,4 +1,4 @@
-"""The README's main job (``ptychopinn-demo``) runs end to end and scores sensibly."""
+"""``ptychopinn-demo`` (the framework-free data/physics check) runs end to end and scores sensibly."""
 
 import json
 
