@@ -28,3 +28,25 @@ def _capture_logs_regardless_of_cli_tests(caplog):
 
     caplog.set_level(logging.INFO)
     yield
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset_dir(tmp_path_factory):
+    """``train_data.npz`` and ``test_data.npz`` (different objects) of a tiny simulated
+    sample: 64 positions on a 128-px object (scan range [36, 92]), a few seconds to train on."""
+    from ptychopinn_plugin.simulation import SimulationConfig, simulate_train_test
+
+    out = tmp_path_factory.mktemp("tiny_data")
+    simulate_train_test(SimulationConfig(N=64, object_size=128, n_positions=64, seed=0, nphotons=1e6), out)
+    return out
+
+
+@pytest.fixture
+def clean_model_session():
+    """No current model before and after the test (process-level state of the workflows).
+    Directories whose tests train or load models make this autouse in their conftest."""
+    from ptychopinn_plugin.workflows.session import clear_current_model
+
+    clear_current_model()
+    yield
+    clear_current_model()

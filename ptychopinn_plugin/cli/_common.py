@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -47,3 +47,30 @@ def run_guarded(prog: str, log_level: str, body: Callable[[], int]) -> int:
             logging.getLogger(prog).exception("%s failed", prog)
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
+
+
+class UsageError(Exception):
+    """A missing/contradictory option detected after parsing (exit code 2, like argparse)."""
+
+
+def run_cli(prog: str, parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
+            action: Callable[[argparse.Namespace], int]) -> int:
+    """The shared ``main`` of the CLIs: parse, configure logging, run ``action(args)``.
+
+    A :class:`UsageError` prints the usage and exits 2 (argparse's convention); any other
+    exception goes through :func:`run_guarded` (exit 1, or 130 on Ctrl-C).
+    """
+    args = parse_or_exit_code(parser, argv)
+    if isinstance(args, int):
+        return args
+    configure_logging(args.log_level, args.quiet)
+
+    def body() -> int:
+        try:
+            return action(args)
+        except UsageError as exc:
+            parser.print_usage(sys.stderr)
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run_guarded(prog, args.log_level, body)

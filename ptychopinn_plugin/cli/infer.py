@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ptychopinn_plugin.cli._common import add_logging_options, configure_logging, parse_or_exit_code, run_guarded
+from ptychopinn_plugin.cli._common import UsageError, add_logging_options, run_cli
 
 logger = logging.getLogger(__name__)
 PROG = "ptychopinn-infer"
@@ -84,9 +84,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_logging_options(parser)
     return parser
 
-
-class UsageError(Exception):
-    """Missing/contradictory options detected after parsing (exit code 2)."""
 
 
 def _values(args: argparse.Namespace) -> dict[str, Any]:
@@ -269,21 +266,7 @@ def _write_output_product(out_path: Path, input_product: Any, reconstruction_npz
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parse_or_exit_code(parser, argv)
-    if isinstance(args, int):
-        return args
-    configure_logging(args.log_level, args.quiet)
-
-    def body() -> int:
-        try:
-            return _infer(args)
-        except UsageError as exc:
-            parser.print_usage(sys.stderr)
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
-
-    return run_guarded(PROG, args.log_level, body)
+    return run_cli(PROG, build_parser(), argv, _infer)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,7 @@ import sys
 import threading
 from typing import Any, Optional, Sequence
 
-from ptychopinn_plugin.cli._common import add_logging_options, configure_logging, parse_or_exit_code, run_guarded
+from ptychopinn_plugin.cli._common import UsageError, add_logging_options, run_cli
 
 logger = logging.getLogger(__name__)
 PROG = "ptychopinn-train"
@@ -135,7 +135,7 @@ def _train(args: argparse.Namespace) -> int:
     values = merge_config_values(args, args.config, TrainingConfig)
     train_file = values.get("train_data_file")
     if not train_file:
-        raise _UsageError("--train_data_file is required (on the command line or in the --config YAML)")
+        raise UsageError("--train_data_file is required (on the command line or in the --config YAML)")
     train = load_data(train_file, values.get("n_subsample"), values.get("subsample_seed"),
                       diffraction_domain=args.diffraction_domain)
     if "N" not in values:
@@ -178,9 +178,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-class _UsageError(Exception):
-    """A missing/contradictory option detected after parsing (exit code 2)."""
-
 
 class _InterruptStop:
     """First Ctrl-C during training: stop after the current batch and still save the model
@@ -210,21 +207,7 @@ class _InterruptStop:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    args = parse_or_exit_code(parser, argv)
-    if isinstance(args, int):
-        return args
-    configure_logging(args.log_level, args.quiet)
-
-    def body() -> int:
-        try:
-            return _train(args)
-        except _UsageError as exc:
-            parser.print_usage(sys.stderr)
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
-            return 2
-
-    return run_guarded(PROG, args.log_level, body)
+    return run_cli(PROG, build_parser(), argv, _train)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,8 +20,8 @@ Public API (names resolve lazily, so e.g. inference does not import Lightning):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ptychopinn_plugin.util.lazy import lazy_exports
+
 
 _EXPORTS = {
     "Autoencoder": "models",
@@ -69,14 +69,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
