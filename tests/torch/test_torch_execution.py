@@ -116,3 +116,24 @@ def test_predict_outputs_and_inference_batch_size():
     assert inference_batch_size(None, 16) == 16
     assert inference_batch_size(PyTorchExecutionConfig(inference_batch_size=64), 16) == 64
     assert inference_batch_size(PyTorchExecutionConfig(), 8) == 8
+
+
+def test_tensorboard_logger_writes_epoch_losses(container_factory, tmp_path):
+    """The 'tensorboard' extra (in ``all``) is installed: training writes an event file
+    whose scalars include the per-epoch training and validation losses."""
+    pytest.importorskip("tensorboard", reason="the 'tensorboard' extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    container = container_factory(gridsize=1, n_groups=10)
+    result = train_models(container, _config(tmp_path, nepochs=2),
+                          PyTorchExecutionConfig(accelerator="cpu", enable_checkpointing=False,
+                                                 logger_backend="tensorboard"))
+    events = list((tmp_path / "out" / "lightning_logs").glob("version_*/events.out.tfevents.*"))
+    assert len(events) == 1
+    accumulator = EventAccumulator(str(events[0].parent))
+    accumulator.Reload()
+    tags = set(accumulator.Tags()["scalars"])
+    assert {"train_loss", "val_loss"} <= tags, tags
+    logged = [event.value for event in accumulator.Scalars("train_loss")]
+    assert len(logged) == 2
+    assert np.allclose(logged, result.history["loss"], rtol=1e-5)
