@@ -141,6 +141,9 @@ def _infer(args: argparse.Namespace) -> int:
     predictor, loaded = load_predictor(archive, backend=values.get("backend"),
                                        **({"batch_size": batch} if batch else {}),
                                        device=args.torch_accelerator)
+    if not batch and loaded.training_config is not None:
+        # api spec §2.6: no inference batch size given → the model's training batch size.
+        predictor.batch_size = int(loaded.training_config.batch_size)
     if loaded.backend == "tensorflow" and (args.torch_accelerator is not None or args.torch_num_workers is not None):
         logger.warning("--torch-accelerator/--torch-num-workers are ignored for a TensorFlow model")
         predictor.device = None

@@ -78,7 +78,11 @@ def add_torch_training_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--torch-accelerator", choices=ACCELERATORS, default=None)
     group.add_argument("--torch-devices", type=_devices, default=None, metavar="N|auto")
     group.add_argument("--torch-strategy", choices=STRATEGIES, default=None)
-    group.add_argument("--torch-deterministic", action=argparse.BooleanOptionalAction, default=None)
+    # Spelled as api spec §9 writes it (--torch-no-deterministic); argparse's BooleanOptionalAction
+    # would give --no-torch-deterministic, which stays accepted as an alias.
+    group.add_argument("--torch-deterministic", dest="torch_deterministic", action="store_true", default=None)
+    group.add_argument("--torch-no-deterministic", "--no-torch-deterministic", dest="torch_deterministic",
+                       action="store_false", default=None)
     group.add_argument("--torch-precision", choices=PRECISIONS, default=None)
     group.add_argument("--torch-num-workers", type=int, default=None)
     group.add_argument("--torch-learning-rate", type=float, default=None)

@@ -5,7 +5,11 @@ from these one way with :func:`update_legacy_dict`.  Importing this package load
 deep-learning framework and no Qt.
 """
 
-from ptychopinn_plugin.config.execution_config import PyTorchExecutionConfig, validate_execution_config
+from ptychopinn_plugin.config.execution_config import (
+    PyTorchExecutionConfig,
+    require_gui_safe_strategy,
+    validate_execution_config,
+)
 from ptychopinn_plugin.config.inference_config import (
     ARCHIVE_NAME,
     InferenceConfig,
@@ -39,6 +43,7 @@ __all__ = [
     "resolve_model_archive",
     "update_legacy_dict",
     "validate_execution_config",
+    "require_gui_safe_strategy",
     "validate_inference_config",
     "validate_model_config",
     "validate_training_config",

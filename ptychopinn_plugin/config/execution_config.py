@@ -137,3 +137,20 @@ def validate_execution_config(cfg: PyTorchExecutionConfig) -> None:
         logger.warning(
             "%s: deterministic=True with num_workers=%d; worker ordering may still vary", owner, cfg.num_workers
         )
+
+
+def require_gui_safe_strategy(cfg: PyTorchExecutionConfig, where: str) -> PyTorchExecutionConfig:
+    """Refuse ``strategy='ddp'`` for training started from a GUI (api spec §2.6).
+
+    Lightning's ``ddp`` launcher starts the extra ranks by re-running the current
+    program's command line; from a GUI (Ptychodus, the desktop app or its worker process)
+    that would open new copies of the application.  ``ddp_spawn`` starts plain worker
+    processes instead.  ``where`` names the setting as the user sees it (start of the message).
+    """
+    if cfg.strategy == "ddp":
+        raise ValueError(
+            f"{where} = 'ddp' is invalid inside a GUI application (it re-launches the program for "
+            "each extra process); allowed: 'auto', 'ddp_spawn' or 'fsdp' — choose 'ddp_spawn' for multi-device "
+            "training"
+        )
+    return cfg

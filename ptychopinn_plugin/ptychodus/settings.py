@@ -34,6 +34,7 @@ from ptychopinn_plugin.config.execution_config import (
     PRECISIONS,
     SCHEDULERS,
     STRATEGIES,
+    require_gui_safe_strategy,
 )
 from ptychopinn_plugin.ptychodus._ptychodus_api import (
     BooleanParameter,
@@ -358,7 +359,7 @@ class PtychoPINNSettings:
         values["deterministic"] = {"true": True, "false": False, "warn": "warn"}[values["deterministic"]]
         if values["logger_backend"] is None:
             values["logger_backend"] = "none"
-        return PyTorchExecutionConfig(**values)
+        return require_gui_safe_strategy(PyTorchExecutionConfig(**values), "PtychoPINNExecution.Strategy")
 
 
 def _parse_int(name: str, text: str) -> int:

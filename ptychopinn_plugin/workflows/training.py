@@ -30,7 +30,7 @@ from ptychopinn_plugin.data.npz_io import metadata_nphotons
 from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
 from ptychopinn_plugin.physics.probe import normalise_probe
 from ptychopinn_plugin.util.progress import TrainingMonitor
-from ptychopinn_plugin.workflows.backend_ops import DEFAULT_PREDICT_BATCH_SIZE, BackendOps, resolve_backend
+from ptychopinn_plugin.workflows.backend_ops import BackendOps, resolve_backend
 from ptychopinn_plugin.workflows.data_prep import create_ptycho_data_container
 from ptychopinn_plugin.workflows.session import CurrentModel, require_current_model, set_current_model
 from ptychopinn_plugin.workflows.stitching import stitch_container
@@ -91,15 +91,21 @@ def _log_nphotons_override(data: Any, config: TrainingConfig) -> None:
         )
 
 
-def _evaluate(ops: BackendOps, trained: Any, container: PtychoDataContainer, scale: float
+def evaluation_batch_size(config: TrainingConfig, execution_config: Optional[PyTorchExecutionConfig]) -> int:
+    """Batch size of the post-training test prediction: ``inference_batch_size`` when set,
+    else the training ``batch_size`` (api spec §2.6: "None = training batch_size")."""
+    if execution_config is not None and execution_config.inference_batch_size:
+        return int(execution_config.inference_batch_size)
+    return int(config.batch_size)
+
+
+def _evaluate(ops: BackendOps, trained: Any, container: PtychoDataContainer, scale: float, batch_size: int
               ) -> tuple[np.ndarray, Optional[np.ndarray], Optional[np.ndarray]]:
     """``(reconstructed_obj, pred_amp, reconstructed_obj_cdi)`` on the test container."""
     if ops.predict_outputs is not None:
-        return ops.predict_outputs(trained.autoencoder, container.X, container.coords_nominal, scale,
-                                   DEFAULT_PREDICT_BATCH_SIZE)
+        return ops.predict_outputs(trained.autoencoder, container.X, container.coords_nominal, scale, batch_size)
     logger.info("%s backend offers no autoencoder prediction helper; only reconstructed_obj is computed", ops.name)
-    obj = ops.predict(trained.diffraction_to_obj, container.X, container.coords_nominal, scale,
-                      DEFAULT_PREDICT_BATCH_SIZE)
+    obj = ops.predict(trained.diffraction_to_obj, container.X, container.coords_nominal, scale, batch_size)
     return obj, None, None
 
 
@@ -164,7 +170,8 @@ def train_cdi_model(
         backend=ops.name,
     )
     if test_container is not None:
-        obj, amp, intensity = _evaluate(ops, trained, test_container, scale)
+        obj, amp, intensity = _evaluate(ops, trained, test_container, scale,
+                                        evaluation_batch_size(config, execution_config))
         results.update(reconstructed_obj=obj, pred_amp=amp, reconstructed_obj_cdi=intensity)
     return results
 

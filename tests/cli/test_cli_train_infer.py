@@ -136,3 +136,28 @@ def test_train_then_infer_then_evaluate_end_to_end(data_dir, tmp_path):
                    "--product", "i.h5", cwd=tmp_path)
     assert product.returncode == 1 and "product file not found: i.h5" in product.stderr  # checked before inference
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_torch_deterministic_flags_use_the_spec_spelling():
+    """api spec §9 spells the pair --torch-deterministic/--torch-no-deterministic; the
+    argparse-style --no-torch-deterministic stays an alias; no flag leaves the default."""
+    from ptychopinn_plugin.cli.train import build_parser, torch_execution_config
+
+    base = ["--train_data_file", "t.npz", "--backend", "pytorch"]
+    parser = build_parser()
+    assert parser.parse_args(base).torch_deterministic is None
+    assert parser.parse_args(base + ["--torch-deterministic"]).torch_deterministic is True
+    assert parser.parse_args(base + ["--torch-no-deterministic"]).torch_deterministic is False
+    assert parser.parse_args(base + ["--no-torch-deterministic"]).torch_deterministic is False
+    assert torch_execution_config(parser.parse_args(base + ["--torch-no-deterministic"])).deterministic is False
+
+
+def test_post_training_prediction_batch_size_follows_spec_default():
+    """api spec §2.6: inference_batch_size None → the training batch_size."""
+    from ptychopinn_plugin.config import ModelConfig, PyTorchExecutionConfig, TrainingConfig
+    from ptychopinn_plugin.workflows.training import evaluation_batch_size
+
+    config = TrainingConfig(model=ModelConfig(N=64), batch_size=8)
+    assert evaluation_batch_size(config, None) == 8
+    assert evaluation_batch_size(config, PyTorchExecutionConfig()) == 8
+    assert evaluation_batch_size(config, PyTorchExecutionConfig(inference_batch_size=5)) == 5

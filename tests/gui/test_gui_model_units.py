@@ -128,6 +128,19 @@ def test_torch_fields_only_block_the_pytorch_backend():
     assert "PyTorchExecutionConfig.learning_rate" in form.validate().errors
 
 
+def test_ddp_strategy_is_refused_under_the_app_and_ddp_spawn_accepted():
+    """api spec §2.6: DDP under a GUI must be ddp_spawn ('ddp' re-runs the program)."""
+    form = ConfigForm()
+    form.backend = "pytorch"
+    form.torch.set("strategy", "ddp")
+    report = form.validate()
+    assert "ddp_spawn" in report.errors["PyTorchExecutionConfig.strategy"]
+    with pytest.raises(ValueError, match=r"PyTorchExecutionConfig\.strategy = 'ddp'.*ddp_spawn"):
+        form.execution_config()
+    form.torch.set("strategy", "ddp_spawn")
+    assert form.validate().ok and form.execution_config().strategy == "ddp_spawn"
+
+
 def test_preset_round_trip_and_cli_compatibility(tmp_path):
     from ptychopinn_gui.model.presets import load_preset, save_preset
 

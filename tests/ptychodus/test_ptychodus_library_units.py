@@ -138,6 +138,12 @@ def test_invalid_settings_are_reported_before_any_child(tmp_path):
     settings.execution.devices.set_value("two")
     with pytest.raises(ValueError, match="Devices"):
         settings.execution_config()
+    settings.execution.devices.set_value("1")
+    settings.execution.strategy.set_value("ddp")  # would re-launch Ptychodus per rank (api spec §2.6)
+    with pytest.raises(ValueError, match=r"PtychoPINNExecution\.Strategy = 'ddp'.*ddp_spawn"):
+        settings.execution_config()
+    settings.execution.strategy.set_value("ddp_spawn")
+    assert settings.execution_config().strategy == "ddp_spawn"
     settings.inference.stitch_crop_size.set_value(3)
     with pytest.raises(ValueError, match="stitch_crop_size"):
         settings.inference_config(ModelConfig(N=64), backend="tensorflow", model_path=tmp_path)

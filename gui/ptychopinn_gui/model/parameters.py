@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from ptychopinn_plugin.config import InferenceConfig, ModelConfig, PyTorchExecutionConfig, TrainingConfig
-from ptychopinn_plugin.config.execution_config import validate_execution_config
+from ptychopinn_plugin.config.execution_config import require_gui_safe_strategy, validate_execution_config
 from ptychopinn_plugin.config.inference_config import check_stitch_crop_size, validate_inference_fields
 from ptychopinn_plugin.config.model_config import validate_model_config, validate_model_fields
 from ptychopinn_plugin.config.training_config import is_power_of_two, validate_training_fields
@@ -233,6 +233,11 @@ def _construct_all_loud(build: Callable[[dict[str, dict[str, Any]]], Any], sets:
     return None, report  # pragma: no cover - bounded by the number of fields
 
 
+def _gui_execution_config(values: dict[str, Any]) -> PyTorchExecutionConfig:
+    """The execution config, with 'ddp' refused: training runs under the app (api spec §2.6)."""
+    return require_gui_safe_strategy(PyTorchExecutionConfig(**values), "PyTorchExecutionConfig.strategy")
+
+
 class ConfigForm:
     """The parameter sets of the app and their conversion to configuration objects."""
 
@@ -261,7 +266,7 @@ class ConfigForm:
         return self._training({o: ps.values() for o, ps in self.sets.items()}, **extra)
 
     def execution_config(self) -> PyTorchExecutionConfig:
-        return PyTorchExecutionConfig(**self.torch.values())
+        return _gui_execution_config(self.torch.values())
 
     def inference_config(self, model: ModelConfig, model_path: Path, test_data_file: Path,
                          backend: str, **extra: Any) -> InferenceConfig:
@@ -275,7 +280,7 @@ class ConfigForm:
         config, report = _construct_all(lambda v: self._training(v), sets)
         if config is not None:
             self._workflow_checks(config, report)
-        _, torch_report = _construct_all(lambda v: PyTorchExecutionConfig(**v["PyTorchExecutionConfig"]),
+        _, torch_report = _construct_all(lambda v: _gui_execution_config(v["PyTorchExecutionConfig"]),
                                          {"PyTorchExecutionConfig": self.torch})
         if self.backend == "pytorch":
             report.errors.update(torch_report.errors)
