@@ -5,17 +5,33 @@
     ptychopinn-train --train_data_file train.npz [--test_data_file test.npz] [--output_dir D]
         [--config run.yaml] [--<ModelConfig/TrainingConfig field> VALUE ...] [--do_stitching]
         [--diffraction_domain amplitude|intensity|auto] [--backend tensorflow|pytorch]
-        [--torch-... execution flags] [--log-level LEVEL] [--quiet]
+        [--torch-... execution flags] [--torch-mmap-dir DIR] [--log-level LEVEL] [--quiet]
 
 One flag per ``ModelConfig``/``TrainingConfig`` field, generated from the dataclasses
 (booleans as ``--x/--no-x``); values come from the command line, then the YAML file,
 then the defaults.  ``N`` not given → the side of the training patterns.  The strict
 ``validate_training_config`` applies (power-of-two batch size, files exist).
 
+Memory-mapped training (PyTorch; data spec §4, physics §12.2 "Large data"):
+``--torch-mmap-dir DIR`` builds the memory-mapped dataset of ``--train_data_file`` in
+``DIR`` — or reuses it when its manifest matches the request exactly; a mismatch is a
+runtime error (exit 1) asking to delete the directory — and trains from it with
+``train_models_mmap``; the diffraction array is never loaded whole (``N`` and the
+position count come from the NPZ member headers).  Without the flag, the PyTorch backend
+switches to it by itself, in ``<output_dir>/mmap_dataset`` (one INFO line), when more than
+``STREAM_THRESHOLD`` (10 000, :mod:`ptychopinn_plugin.workflows.mmap_training`) training
+groups are requested (``n_groups``, capped at the number of positions for gridsize 1).
+Not possible there (no ground truth stored, no subsampling): ``--model_type supervised``,
+a real-space MAE (``--realspace_weight`` and ``--realspace_mae_weight`` > 0),
+``--n_subsample``; with ``--torch-mmap-dir`` (or with the TensorFlow backend) these are
+usage errors (exit 2), in the automatic case training stays in memory with a WARNING.
+Test data are loaded, evaluated and stitched in memory in both paths.
+
 Outputs in ``output_dir``: ``wts.h5.zip``, ``history.json``; with ``--do_stitching`` and
 test data also ``reconstructed_amplitude.png``, ``reconstructed_phase.png`` and
 ``reconstruction.npz``.  One progress line per epoch goes to stderr (``--quiet`` silences
-it).  Exit codes: 0 success, 2 usage error, 1 runtime error.
+it); the first Ctrl-C stops after the current batch and still saves the model.  Exit
+codes: 0 success, 2 usage error, 1 runtime error.
 """
 
 from __future__ import annotations
@@ -25,6 +41,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from ptychopinn_plugin.cli._common import UsageError, add_logging_options, run_cli
@@ -99,6 +116,17 @@ def add_torch_training_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--torch-early-stop-patience", type=int, default=None)
 
 
+def add_torch_mmap_flag(parser: argparse.ArgumentParser) -> None:
+    """``--torch-mmap-dir`` (training only; not an execution setting, so not in :data:`TORCH_FLAGS`)."""
+    group = parser.add_argument_group("PyTorch memory-mapped training (data larger than RAM)")
+    group.add_argument(
+        "--torch-mmap-dir", metavar="DIR", default=None,
+        help="build (or reuse, when its manifest matches) the memory-mapped dataset of --train_data_file in DIR "
+             "and train the PyTorch backend from it without loading the diffraction array; chosen automatically "
+             "(DIR = <output_dir>/mmap_dataset) above 10 000 training groups",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ptychopinn_plugin.config import TrainingConfig
     from ptychopinn_plugin.workflows.arguments import add_config_arguments
@@ -115,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how to read the NPZ diffraction arrays (default %(default)s)")
     add_config_arguments(parser, TrainingConfig)
     add_torch_training_flags(parser)
+    add_torch_mmap_flag(parser)
     add_logging_options(parser)
     return parser
 
@@ -128,25 +157,40 @@ def torch_execution_config(args: argparse.Namespace, names: dict[str, str] = TOR
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ptychopinn_plugin.cli._progress import EpochProgressPrinter
     from ptychopinn_plugin.config import TrainingConfig, build_config, validate_training_config
-    from ptychopinn_plugin.workflows.arguments import merge_config_values
-    from ptychopinn_plugin.workflows.backend_selector import run_cdi_example_with_backend
+    from ptychopinn_plugin.workflows.arguments import data_pattern_size, merge_config_values
     from ptychopinn_plugin.workflows.data_prep import load_data
-    from ptychopinn_plugin.workflows.outputs import save_outputs
-    from ptychopinn_plugin.workflows.session import current_model, save_model
 
     values = merge_config_values(args, args.config, TrainingConfig)
     train_file = values.get("train_data_file")
     if not train_file:
         raise UsageError("--train_data_file is required (on the command line or in the --config YAML)")
-    train = load_data(train_file, values.get("n_subsample"), values.get("subsample_seed"),
-                      diffraction_domain=args.diffraction_domain)
-    if "N" not in values:
-        values["N"] = train.N
-        logger.info("N = %d taken from %s", train.N, train_file)
+    backend = values.get("backend", TrainingConfig.__dataclass_fields__["backend"].default)
+    if args.torch_mmap_dir is not None and backend != "pytorch":
+        raise UsageError(
+            f"--torch-mmap-dir needs --backend pytorch (the backend is {backend!r}): memory-mapped datasets are "
+            "read by the PyTorch backend only; the TensorFlow backend streams large data by itself"
+        )
+
+    train = None
+    if backend == "pytorch":
+        # Decide on the memory-mapped path before any data are loaded: N from the member header only.
+        if "N" not in values:
+            values["N"] = data_pattern_size(train_file)
+            logger.info("N = %d taken from the header of %s", values["N"], train_file)
+    else:
+        train = load_data(train_file, values.get("n_subsample"), values.get("subsample_seed"),
+                          diffraction_domain=args.diffraction_domain)
+        if "N" not in values:
+            values["N"] = train.N
+            logger.info("N = %d taken from %s", train.N, train_file)
     config = build_config(TrainingConfig, values)
     validate_training_config(config)
+    mmap_dir = _memory_mapped_dir(args, config) if backend == "pytorch" else None
+    if mmap_dir is None and train is None:
+        train = load_data(train_file, config.n_subsample, config.subsample_seed,
+                          diffraction_domain=args.diffraction_domain)
+
     test = None
     if config.test_data_file is not None:
         # Test data are never subsampled: evaluation and stitching cover the whole test scan.
@@ -159,12 +203,74 @@ def _train(args: argparse.Namespace) -> int:
         logger.warning("the --torch-* flags are ignored for the TensorFlow backend")
         execution = None
 
+    from ptychopinn_plugin.cli._progress import EpochProgressPrinter
+
     stop = _InterruptStop()
     monitor = EpochProgressPrinter(None if args.quiet else sys.stderr, stop=stop.requested)
     with stop:
-        amp, phase, results = run_cdi_example_with_backend(
-            train, test, config, do_stitching=args.do_stitching, torch_execution_config=execution, monitor=monitor,
+        if mmap_dir is None:
+            from ptychopinn_plugin.workflows.backend_selector import run_cdi_example_with_backend
+
+            amp, phase, results = run_cdi_example_with_backend(
+                train, test, config, do_stitching=args.do_stitching, torch_execution_config=execution,
+                monitor=monitor,
+            )
+        else:
+            from ptychopinn_plugin.workflows.mmap_training import run_cdi_example_mmap
+
+            amp, phase, results = run_cdi_example_mmap(
+                mmap_dir, test, config, do_stitching=args.do_stitching, monitor=monitor,
+                execution_config=execution, diffraction_domain=args.diffraction_domain,
+            )
+    return _save_and_report(args, config, amp, phase, results)
+
+
+def _memory_mapped_dir(args: argparse.Namespace, config: Any) -> Optional[Path]:
+    """The memory-mapped dataset directory to train from, or None to train in memory.
+
+    ``--torch-mmap-dir`` → that directory (a configuration it cannot train is a usage
+    error, raised before anything is built).  Otherwise more than ``STREAM_THRESHOLD``
+    training groups (physics §12.2 "Large data") → ``<output_dir>/mmap_dataset``, unless
+    the configuration is unsupported there (WARNING; training stays in memory).  The
+    group count needs only the ``xcoords`` header of the training file.
+    """
+    from ptychopinn_plugin.workflows import mmap_training
+
+    reasons = mmap_training.mmap_unsupported_reasons(config)
+    if args.torch_mmap_dir is not None:
+        if reasons:
+            flags = ", ".join(f"--{field}" for field in reasons)
+            raise UsageError(
+                f"--torch-mmap-dir cannot be combined with {flags}: " + "; ".join(reasons.values())
+                + ". Train in memory (drop --torch-mmap-dir) or change these settings"
+            )
+        return Path(args.torch_mmap_dir)
+    positions = mmap_training.npz_position_count(config.train_data_file)
+    if config.n_subsample is not None:
+        positions = min(positions, int(config.n_subsample))
+    groups = mmap_training.requested_train_groups(config, positions)
+    threshold = mmap_training.STREAM_THRESHOLD  # read at call time (tests lower it)
+    if groups <= threshold:
+        return None
+    if reasons:
+        logger.warning(
+            "%d training groups exceed %d, which calls for a memory-mapped dataset, but training stays in memory "
+            "(the whole training file is loaded): %s", groups, threshold, "; ".join(reasons.values()),
         )
+        return None
+    directory = Path(config.output_dir) / mmap_training.DEFAULT_MMAP_DIRNAME
+    logger.info(
+        "%d training groups > %d: training from the memory-mapped dataset %s (built, or reused when its manifest "
+        "matches); choose its directory with --torch-mmap-dir DIR", groups, threshold, directory,
+    )
+    return directory
+
+
+def _save_and_report(args: argparse.Namespace, config: Any, amp: Any, phase: Any, results: dict[str, Any]) -> int:
+    """Archive the session's current model and write the outputs (both training paths)."""
+    from ptychopinn_plugin.workflows.outputs import save_outputs
+    from ptychopinn_plugin.workflows.session import current_model, save_model
+
     # One training per CLI process: the model just trained is the session's current model.
     model = current_model()
     archive = save_model(config.output_dir, model)
@@ -180,7 +286,6 @@ def _train(args: argparse.Namespace) -> int:
         if model is not None and not model.completed:
             print("note: training was stopped early; the archive is marked incomplete")
     return 0
-
 
 
 class _InterruptStop:

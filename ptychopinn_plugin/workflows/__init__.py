@@ -8,6 +8,7 @@ when a function that needs it runs.  Modules, one job each:
 * :mod:`.predictor` — :class:`InferencePredictor`, the backend-neutral model;
 * :mod:`.data_prep` — ``load_data``, ``create_ptycho_data_container``;
 * :mod:`.training` — ``train_cdi_model``, ``run_cdi_example``;
+* :mod:`.mmap_training` — ``run_cdi_example_mmap`` (PyTorch, memory-mapped training data);
 * :mod:`.stitching` — ``reassemble_cdi_image``, streamed :func:`stitch_container`;
 * :mod:`.inference` — ``load_archive`` (typed, no side effects),
   ``load_inference_bundle`` (compatibility), :func:`reconstruct`;
@@ -37,6 +38,8 @@ _EXPORTS = {
     "train_cdi_model": "training",
     "run_cdi_example": "training",
     "RESULT_KEYS": "training",
+    "run_cdi_example_mmap": "mmap_training",
+    "STREAM_THRESHOLD": "mmap_training",
     "reassemble_cdi_image": "stitching",
     "stitch_container": "stitching",
     "StitchOutcome": "stitching",

@@ -6,7 +6,10 @@ Every run starts from the configuration alone: the intensity scale
 (physics §6.1), the data are grouped with the config's ``n_groups``, ``neighbor_count``,
 ``seed`` and oversampling fields, and a fresh model is built by the selected backend.
 The trained pair becomes the process's current model (``session``) so that
-``ptycho.model_manager.save`` can archive it.
+``ptycho.model_manager.save`` can archive it.  :func:`register_trained_model`,
+:func:`training_results` and :func:`stitch_results` are the steps shared with the
+memory-mapped PyTorch workflow (:mod:`.mmap_training`), so both paths archive, evaluate
+and stitch identically.
 """
 
 from __future__ import annotations
@@ -37,7 +40,16 @@ from ptychopinn_plugin.workflows.stitching import stitch_container
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RESULT_KEYS", "check_workflow_config", "train_cdi_model", "run_cdi_example"]
+__all__ = [
+    "RESULT_KEYS",
+    "check_workflow_config",
+    "evaluation_batch_size",
+    "register_trained_model",
+    "training_results",
+    "stitch_results",
+    "train_cdi_model",
+    "run_cdi_example",
+]
 
 RESULT_KEYS = (
     "history",
@@ -142,11 +154,26 @@ def train_cdi_model(
             f"the {ops.name} backend trained with intensity scale {trained.intensity_scale} but the workflow "
             f"computed {scale} from nphotons = {config.nphotons}, N = {config.model.N}"
         )
-    # The probe inside the trained model (it moved if probe_trainable); the supervised model has none.
+    register_trained_model(ops, trained, config, probe)
+    return training_results(ops, trained, config, train_container, test_container, execution_config)
+
+
+def register_trained_model(ops: BackendOps, trained: Any, config: TrainingConfig,
+                           fallback_probe: Optional[np.ndarray] = None) -> CurrentModel:
+    """Make a backend's ``TrainResult`` the process's current model (what ``save_model`` archives).
+
+    One place for every training path (in-memory and memory-mapped), so the archived
+    probe, scales, history and ``completed`` flag mean the same whichever path trained.
+    The archived probe is the one inside the trained model (it moved if
+    ``probe_trainable``); the supervised model has none, so ``trained.probe`` or
+    ``fallback_probe`` is used.
+    """
     model_probe = ops.model_probe(trained.autoencoder)
     if model_probe is None:
-        model_probe = trained.probe if trained.probe is not None else probe
-    set_current_model(CurrentModel(
+        model_probe = trained.probe if trained.probe is not None else fallback_probe
+    if model_probe is None:
+        raise RuntimeError(f"the {ops.name} backend returned a model without a probe and no fallback probe was given")
+    model = CurrentModel(
         backend=ops.name,
         models={"autoencoder": trained.autoencoder, "diffraction_to_obj": trained.diffraction_to_obj},
         model_config=config.model,
@@ -156,8 +183,16 @@ def train_cdi_model(
         probe=np.asarray(model_probe, dtype=np.complex64),
         history=dict(trained.history),
         completed=bool(trained.completed),
-    ))
+    )
+    set_current_model(model)
+    return model
 
+
+def training_results(ops: BackendOps, trained: Any, config: TrainingConfig, train_container: Any,
+                     test_container: Optional[PtychoDataContainer],
+                     execution_config: Optional[PyTorchExecutionConfig] = None) -> dict[str, Any]:
+    """The results dictionary (:data:`RESULT_KEYS`) of a finished training, with the test
+    prediction when ``test_container`` is given (stitching keys stay None)."""
     results: dict[str, Any] = dict.fromkeys(RESULT_KEYS)
     results.update(
         history=dict(trained.history),
@@ -170,7 +205,7 @@ def train_cdi_model(
         backend=ops.name,
     )
     if test_container is not None:
-        obj, amp, intensity = _evaluate(ops, trained, test_container, scale,
+        obj, amp, intensity = _evaluate(ops, trained, test_container, float(trained.intensity_scale),
                                         evaluation_batch_size(config, execution_config))
         results.update(reconstructed_obj=obj, pred_amp=amp, reconstructed_obj_cdi=intensity)
     return results
@@ -203,16 +238,25 @@ def run_cdi_example(
 
     amp = phase = None
     if do_stitching:
-        if results["test_container"] is None:
-            logger.warning("do_stitching=True but no test data were given; nothing to stitch")
-        else:
-            outcome = stitch_container(
-                results["test_container"], patches=results["reconstructed_obj"], M=M, flip_x=flip_x,
-                flip_y=flip_y, transpose=transpose, keep_patches=True,
-            )
-            amp, phase = outcome.amplitude, outcome.phase
-            results.update(
-                stitched_obj=outcome.image, obj_tensor_full=outcome.patches,
-                global_offsets=outcome.global_offsets, recon_amp=amp, recon_phase=phase,
-            )
+        amp, phase = stitch_results(results, M=M, flip_x=flip_x, flip_y=flip_y, transpose=transpose)
     return amp, phase, results
+
+
+def stitch_results(results: dict[str, Any], *, M: int = 20, flip_x: bool = False, flip_y: bool = False,
+                   transpose: bool = False) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    """Stitch ``results['reconstructed_obj']`` over ``results['test_container']`` (api spec §6.1
+    step 6); fills the stitching keys and returns ``(amp, phase)``, or ``(None, None)`` with a
+    WARNING when there are no test data."""
+    if results.get("test_container") is None:
+        logger.warning("do_stitching=True but no test data were given; nothing to stitch")
+        return None, None
+    outcome = stitch_container(
+        results["test_container"], patches=results["reconstructed_obj"], M=M, flip_x=flip_x,
+        flip_y=flip_y, transpose=transpose, keep_patches=True,
+    )
+    amp, phase = outcome.amplitude, outcome.phase
+    results.update(
+        stitched_obj=outcome.image, obj_tensor_full=outcome.patches,
+        global_offsets=outcome.global_offsets, recon_amp=amp, recon_phase=phase,
+    )
+    return amp, phase
