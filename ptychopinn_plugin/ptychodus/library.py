@@ -207,7 +207,9 @@ class PtychoPINNReconstructor(TrainableReconstructor):
             archive=archive,
             inference_config=settings.inference_config(info.model_config, backend=info.backend, model_path=archive),
             arrays=raw_data_arrays(raw),
-            batch_size=execution.inference_batch_size or 32,
+            # api spec §2.6: no inference batch size → the model's training batch size.
+            batch_size=execution.inference_batch_size
+            or (info.training_config.batch_size if info.training_config is not None else 32),
             device=execution.accelerator,
         )
         del raw
