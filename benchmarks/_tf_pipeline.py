@@ -181,13 +181,17 @@ def evaluate_model(
     M: int = STITCH_CROP,
     batch_size: int = 64,
     positions: Optional[np.ndarray] = None,
+    predict_objects: Optional[Callable[..., np.ndarray]] = None,
 ) -> Evaluation:
     """Predict every test group with the stored training ``s`` and score the stitched object.
 
     ``positions`` overrides the relative offsets fed to the model (used to check that a
     broken input degrades the score); default ``container.coords_nominal``.
+    ``predict_objects``: the backend's function of that name (same signature in both
+    backends); default the TensorFlow one.
     """
-    from ptychopinn_plugin.backends.tf import predict_objects
+    if predict_objects is None:
+        from ptychopinn_plugin.backends.tf import predict_objects
 
     t0 = time.perf_counter()
     pos = container.coords_nominal if positions is None else positions

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import sys
 import time
@@ -32,21 +31,17 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _bench_common import publish  # noqa: E402
 from _tf_pipeline import (  # noqa: E402
     RECIPE_PATH,
     RECIPE_SIMULATION,
     build_datasets,
     config_with,
-    evaluate_patches,
+    evaluate_model,
     load_recipe,
     machine_description,
-    replace_doc_section,
 )
-from ptychopinn_plugin.util.atomic import atomic_write_text  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## TensorFlow versus PyTorch: held-out quality"
 
 
@@ -56,9 +51,7 @@ def run_tensorflow(data, cfg) -> dict:
     t0 = time.perf_counter()
     result = train_models(data.train, cfg)
     seconds = time.perf_counter() - t0
-    patches = predict_objects(result.diffraction_to_obj, data.test.X, data.test.coords_nominal,
-                              result.intensity_scale, batch_size=64)
-    return summarise("tensorflow", result, patches, data, seconds)
+    return summarise("tensorflow", result, data, seconds, predict_objects)
 
 
 def run_pytorch(data, cfg) -> dict:
@@ -69,13 +62,12 @@ def run_pytorch(data, cfg) -> dict:
     t0 = time.perf_counter()
     result = train_models(data.train, cfg, execution)
     seconds = time.perf_counter() - t0
-    patches = predict_objects(result.diffraction_to_obj, data.test.X, data.test.coords_nominal,
-                              result.intensity_scale, batch_size=64)
-    return summarise("pytorch", result, patches, data, seconds)
+    return summarise("pytorch", result, data, seconds, predict_objects)
 
 
-def summarise(backend: str, result, patches, data, seconds: float) -> dict:
-    metrics, _ = evaluate_patches(patches, data.test, data.test_object)
+def summarise(backend: str, result, data, seconds: float, predict_objects) -> dict:
+    metrics = evaluate_model(result.diffraction_to_obj, result.intensity_scale, data.test, data.test_object,
+                             predict_objects=predict_objects).metrics
     history = result.history
     return {
         "backend": backend, "epochs": result.epochs_run, "train_seconds": seconds,
@@ -99,8 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     diff = [abs(a - b) for a, b in zip(tf_row["ssim"], torch_row["ssim"])]
     record = {"date": _dt.date.today().isoformat(), "epochs": args.epochs, "rows": rows, "ssim_abs_diff": diff,
               "load_start": load_start, "load_end": os.getloadavg()[0]}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "backend_quality.json", json.dumps(record, indent=1))
     lines = [
         f"Command: `.venv/bin/python benchmarks/bench_backend_quality.py --epochs {args.epochs}` "
         f"({record['date']}; {machine_description()}; 1-min load {load_start:.1f} → {record['load_end']:.1f}). "
@@ -118,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     body = "\n".join(lines) + "\n"
     print(body)
-    if not args.no_doc:
-        replace_doc_section(DOC, HEADING, body)
+    publish("backend_quality.json", record, HEADING, None if args.no_doc else body)
     return 0
 
 

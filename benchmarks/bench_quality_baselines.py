@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import sys
 from pathlib import Path
 
@@ -36,22 +35,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
+from _bench_common import publish  # noqa: E402
 from _tf_pipeline import (  # noqa: E402
     RECIPE_PATH,
     RECIPE_SIMULATION,
     evaluate_patches,
     load_recipe,
     make_container,
-    replace_doc_section,
     simulate_raw,
 )
 from ptychopinn_plugin.physics.intensity import intensity_scale  # noqa: E402
 from ptychopinn_plugin.physics.probe import normalise_probe  # noqa: E402
-from ptychopinn_plugin.util.atomic import atomic_write_text  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Quality reference points"
 
 
@@ -126,8 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     nll = nll_landmarks(cfg.nphotons, cfg.model.probe_scale, consistency)
     result = {"date": _dt.date.today().isoformat(), "held_out_ssim": ssim, "training_nll": nll,
               "forward_model_consistency": consistency}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(RESULTS / "quality_baselines.json", json.dumps(result, indent=1))
     lines = [
         "Command: `.venv/bin/python benchmarks/bench_quality_baselines.py` "
         f"({result['date']}; NumPy only). Data: the recipe's simulated sample "
@@ -151,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     body = "\n".join(lines) + "\n"
     print(body)
-    if not args.no_doc:
-        replace_doc_section(DOC, HEADING, body)
+    publish("quality_baselines.json", result, HEADING, None if args.no_doc else body)
     return 0
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from _tf_pipeline import RECIPE_PATH, build_datasets, config_with, evaluate_patches, load_recipe  # noqa: E402
+from _tf_pipeline import RECIPE_PATH, build_datasets, config_with, evaluate_model, load_recipe  # noqa: E402
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -115,10 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - t0
     scores = []
     for container, truth in ((data.test, data.test_object), (data.train, data.train_object)):
-        patches = predict_objects(result.diffraction_to_obj, container.X, container.coords_nominal,
-                                  result.intensity_scale, batch_size=64)
-        metrics, _ = evaluate_patches(patches, container, truth)
-        scores.append(f"{metrics['ssim'][0]:.3f}/{metrics['ssim'][1]:.3f}")
+        ssim = evaluate_model(result.diffraction_to_obj, result.intensity_scale, container, truth,
+                              predict_objects=predict_objects).ssim
+        scores.append(f"{ssim[0]:.3f}/{ssim[1]:.3f}")
     history = result.history
     settings = (f"k={args.k} g={args.gridsize} scheduler={args.scheduler} lr={args.learning_rate:g} "
                 f"input={args.input_transform} object={'smooth' if args.smooth_object else 'features'} "

@@ -26,7 +26,7 @@ from _tf_pipeline import (  # noqa: E402
     RECIPE_SIMULATION,
     build_datasets,
     config_with,
-    evaluate_patches,
+    evaluate_model,
     load_recipe,
 )
 
@@ -50,9 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     result = train_models(data.train, cfg, execution)
     seconds = time.perf_counter() - t0
-    patches = predict_objects(result.diffraction_to_obj, data.test.X, data.test.coords_nominal,
-                              result.intensity_scale, batch_size=64)
-    metrics, _ = evaluate_patches(patches, data.test, data.test_object)
+    metrics = evaluate_model(result.diffraction_to_obj, result.intensity_scale, data.test, data.test_object,
+                             predict_objects=predict_objects).metrics
     history = result.history
     print(f"epochs {result.epochs_run}, {seconds:.0f} s, loss {history['loss'][0]:.2f} → {history['loss'][-1]:.2f}, "
           f"last lr {history.get('learning_rate', [float('nan')])[-1]:.2g}, held-out SSIM amp/phase "
