@@ -172,24 +172,15 @@ def _train(args: argparse.Namespace) -> int:
             "read by the PyTorch backend only; the TensorFlow backend streams large data by itself"
         )
 
-    train = None
-    if backend == "pytorch":
-        # Decide on the memory-mapped path before any data are loaded: N from the member header only.
-        if "N" not in values:
-            values["N"] = data_pattern_size(train_file)
-            logger.info("N = %d taken from the header of %s", values["N"], train_file)
-    else:
-        train = load_data(train_file, values.get("n_subsample"), values.get("subsample_seed"),
-                          diffraction_domain=args.diffraction_domain)
-        if "N" not in values:
-            values["N"] = train.N
-            logger.info("N = %d taken from %s", train.N, train_file)
+    # N from the member header only: the memory-mapped path must be chosen before any data are loaded.
+    if "N" not in values:
+        values["N"] = data_pattern_size(train_file)
+        logger.info("N = %d taken from the header of %s", values["N"], train_file)
     config = build_config(TrainingConfig, values)
     validate_training_config(config)
     mmap_dir = _memory_mapped_dir(args, config) if backend == "pytorch" else None
-    if mmap_dir is None and train is None:
-        train = load_data(train_file, config.n_subsample, config.subsample_seed,
-                          diffraction_domain=args.diffraction_domain)
+    train = None if mmap_dir is not None else load_data(
+        train_file, config.n_subsample, config.subsample_seed, diffraction_domain=args.diffraction_domain)
 
     test = None
     if config.test_data_file is not None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -31,12 +30,12 @@ from typing import Any, Optional
 import numpy as np
 
 from ptychopinn_plugin.config import PyTorchExecutionConfig, TrainingConfig, legacy_params, update_legacy_dict
-from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
 from ptychopinn_plugin.util.progress import TrainingMonitor
 from ptychopinn_plugin.workflows.backend_ops import resolve_backend
 from ptychopinn_plugin.workflows.data_prep import create_ptycho_data_container
 from ptychopinn_plugin.workflows.training import (
     check_workflow_config,
+    record_runtime_params,
     register_trained_model,
     stitch_results,
     training_results,
@@ -167,17 +166,9 @@ def run_cdi_example_mmap(
                       else create_ptycho_data_container(test_data, config, n_groups=None))
     logger.info("training on %d memory-mapped groups from %s (pytorch backend)", len(dataset), dataset.directory)
     trained = torch_training.train_models_mmap(dataset, config, execution, monitor=monitor)
-    scale = closed_form_scale(config.nphotons, config.model.N)
-    if not math.isclose(trained.intensity_scale, scale, rel_tol=1e-12):
-        raise RuntimeError(
-            f"the pytorch backend trained with intensity scale {trained.intensity_scale} but the workflow "
-            f"computed {scale} from nphotons = {config.nphotons}, N = {config.model.N}"
-        )
-    model = register_trained_model(ops, trained, config)
+    register_trained_model(ops, trained, config)
     results = training_results(ops, trained, config, None, test_container, execution)
-    results["backend"] = "pytorch"
-    legacy_params.set("intensity_scale", float(results["intensity_scale"]))
-    legacy_params.set("probe", model.probe[..., None])
+    record_runtime_params(results)
 
     amp = phase = None
     if do_stitching:

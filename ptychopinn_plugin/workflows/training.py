@@ -45,6 +45,7 @@ __all__ = [
     "check_workflow_config",
     "evaluation_batch_size",
     "register_trained_model",
+    "record_runtime_params",
     "training_results",
     "stitch_results",
     "train_cdi_model",
@@ -149,11 +150,6 @@ def train_cdi_model(
     probe = normalise_probe(train_container.probe, config.model.probe_scale)
     logger.info("training on %d groups (%s backend), s = %.6g", len(train_container), ops.name, scale)
     trained = ops.train(train_container, config, monitor=monitor, probe=probe, execution_config=execution_config)
-    if not math.isclose(trained.intensity_scale, scale, rel_tol=1e-12):
-        raise RuntimeError(
-            f"the {ops.name} backend trained with intensity scale {trained.intensity_scale} but the workflow "
-            f"computed {scale} from nphotons = {config.nphotons}, N = {config.model.N}"
-        )
     register_trained_model(ops, trained, config, probe)
     return training_results(ops, trained, config, train_container, test_container, execution_config)
 
@@ -166,8 +162,15 @@ def register_trained_model(ops: BackendOps, trained: Any, config: TrainingConfig
     probe, scales, history and ``completed`` flag mean the same whichever path trained.
     The archived probe is the one inside the trained model (it moved if
     ``probe_trainable``); the supervised model has none, so ``trained.probe`` or
-    ``fallback_probe`` is used.
+    ``fallback_probe`` is used.  A backend whose training scale ``s`` differs from the
+    closed form for ``config`` is refused (``RuntimeError``) before anything is registered.
     """
+    scale = closed_form_scale(config.nphotons, config.model.N)
+    if not math.isclose(trained.intensity_scale, scale, rel_tol=1e-12):
+        raise RuntimeError(
+            f"the {ops.name} backend trained with intensity scale {trained.intensity_scale} but the workflow "
+            f"computed {scale} from nphotons = {config.nphotons}, N = {config.model.N}"
+        )
     model_probe = ops.model_probe(trained.autoencoder)
     if model_probe is None:
         model_probe = trained.probe if trained.probe is not None else fallback_probe
@@ -233,13 +236,20 @@ def run_cdi_example(
     check_workflow_config(config)
     update_legacy_dict(legacy_params.cfg, config)
     results = train_cdi_model(train_data, test_data, config, monitor=monitor, execution_config=execution_config)
-    legacy_params.set("intensity_scale", float(results["intensity_scale"]))
-    legacy_params.set("probe", require_current_model().probe[..., None])
+    record_runtime_params(results)
 
     amp = phase = None
     if do_stitching:
         amp, phase = stitch_results(results, M=M, flip_x=flip_x, flip_y=flip_y, transpose=transpose)
     return amp, phase, results
+
+
+def record_runtime_params(results: dict[str, Any]) -> None:
+    """Write the runtime keys ``intensity_scale`` (``s``) and ``probe`` (normalised,
+    ``(N, N, 1)``) of the current model into ``params.cfg`` after a ``run_cdi_example``-style
+    training (the ``ptycho.params`` compatibility contract)."""
+    legacy_params.set("intensity_scale", float(results["intensity_scale"]))
+    legacy_params.set("probe", require_current_model().probe[..., None])
 
 
 def stitch_results(results: dict[str, Any], *, M: int = 20, flip_x: bool = False, flip_y: bool = False,
