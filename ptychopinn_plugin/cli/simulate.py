@@ -12,11 +12,13 @@ import logging
 import sys
 from typing import Sequence
 
-from ptychopinn_plugin.simulation.config import ALLOWED_N, SimulationConfig
+from ptychopinn_plugin.simulation.config import ALLOWED_N, OBJECT_KINDS, PROBE_KINDS, SCAN_KINDS, SimulationConfig
 
 logger = logging.getLogger(__name__)
 PROG = "ptychopinn-simulate"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+GRID_DEFAULT_STEP = 4.0
+"""Lattice step of ``--scan grid`` without ``--scan-step``: the authors' 4 px member spacing."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--nphotons", type=float, default=defaults.nphotons,
                         help="mean photons per pattern (default %(default)g)")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed (default %(default)s)")
-    parser.add_argument("--jitter", type=float, default=defaults.jitter,
-                        help="uniform position jitter half-width in pixels (default %(default)s)")
+    parser.add_argument("--jitter", type=float, default=None,
+                        help=f"uniform position jitter half-width in pixels (default {defaults.jitter} for "
+                             "--scan raster, 0 for --scan grid)")
+    parser.add_argument("--object", dest="object_kind", choices=OBJECT_KINDS, default=defaults.object_kind,
+                        help="object family: feature-rich amplitude and phase, or the authors' blurred "
+                             "amplitude-only 'lines' (default %(default)s)")
+    parser.add_argument("--probe", dest="probe_kind", choices=PROBE_KINDS, default=defaults.probe_kind,
+                        help="probe: defocused pupil or the idealised blurred disk (default %(default)s)")
+    parser.add_argument("--scan", choices=SCAN_KINDS, default=defaults.scan,
+                        help="jittered raster, or an exact lattice ('grid', step --scan-step, default 4 px) "
+                             "(default %(default)s)")
     parser.add_argument("--margin", type=int, default=defaults.margin,
                         help="free border between scan region and object edge (default %(default)s)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="INFO")
@@ -58,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     _configure_logging(args.log_level, args.quiet)
 
+    if args.scan == "grid" and args.scan_step is None and args.n_positions is None:
+        args.scan_step = GRID_DEFAULT_STEP
+    if args.jitter is None:
+        args.jitter = 0.0 if args.scan == "grid" else SimulationConfig().jitter
     if args.scan_step is not None:
         scan_kwargs = {"n_positions": None, "scan_step": args.scan_step}
     elif args.n_positions is not None:
@@ -66,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         scan_kwargs = {}  # the config's default number of positions
     try:
         cfg = SimulationConfig(N=args.N, object_size=args.object_size, nphotons=args.nphotons, seed=args.seed,
-                               jitter=args.jitter, margin=args.margin, **scan_kwargs)
+                               jitter=args.jitter, margin=args.margin, object_kind=args.object_kind,
+                               probe_kind=args.probe_kind, scan=args.scan, **scan_kwargs)
     except ValueError as exc:  # bad option values are usage errors
         try:
             parser.error(str(exc))

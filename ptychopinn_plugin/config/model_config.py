@@ -9,7 +9,7 @@ from ptychopinn_plugin.config._checks import check_bool, check_choice, check_flo
 
 ALLOWED_N = (64, 128, 256)
 MODEL_TYPES = ("pinn", "supervised")
-ARCHITECTURES = ("cnn",)
+ARCHITECTURES = ("cnn", "resnet")
 AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")
 
 
@@ -29,8 +29,10 @@ class ModelConfig:
     """Multiplier k of the convolution filter ladder (physics §4.2)."""
     model_type: Literal["pinn", "supervised"] = "pinn"
     """'pinn' (self-supervised through the forward model) or 'supervised' (PtychoNN-like)."""
-    architecture: Literal["cnn"] = "cnn"
-    """Generator family; only the convolutional U-Net-like 'cnn' exists in v1."""
+    architecture: Literal["cnn", "resnet"] = "cnn"
+    """Generator family: 'cnn' = the reference network of physics §4.1–§4.3 (bit for bit);
+    'resnet' = residual blocks, GroupNorm, He init, dense bottleneck and coordinate
+    channels (physics §4.4 amendment; docs/architecture.md), PyTorch backend."""
     amp_activation: Literal["sigmoid", "swish", "softplus", "relu"] = "sigmoid"
     """Activation of the amplitude decoder's last convolution."""
     object_big: bool = True

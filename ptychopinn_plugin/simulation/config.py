@@ -12,6 +12,9 @@ from typing import Any
 from ptychopinn_plugin.config._checks import check_float, check_int
 
 ALLOWED_N = (64, 128, 256)
+OBJECT_KINDS = ("features", "lines")
+PROBE_KINDS = ("defocused", "disk")
+SCAN_KINDS = ("raster", "grid")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,16 @@ class SimulationConfig:
     0.14 keeps ~98 % of the probe energy inside the model's central N/2 window."""
     probe_scale: float = 4.0
     """Probe normalisation of physics §6.1: mean |Msk·P| = 1/probe_scale."""
+    object_kind: str = "features"
+    """'features' (gratings, discs, Siemens star; independent amplitude and phase; the
+    app's sample) or 'lines' (random blurred line segments, amplitude only: the
+    PtychoPINN authors' SIM-LINES benchmark object, :mod:`.lines`)."""
+    probe_kind: str = "defocused"
+    """'defocused' (circular pupil with defocus, ``probe_*_fraction``) or 'disk' (the
+    idealised blurred disk of physics §6.3, the authors' 'disk' probe)."""
+    scan: str = "raster"
+    """'raster' (jittered raster, ``jitter``) or 'grid' (an exact lattice of step
+    ``scan_step``; requires ``jitter = 0``): the authors' 'grid' geometry."""
 
     def __post_init__(self) -> None:
         validate_simulation_config(self)
@@ -88,6 +101,15 @@ def validate_simulation_config(cfg: SimulationConfig) -> None:
     check_float(owner, "probe_pupil_fraction", cfg.probe_pupil_fraction, exclusive_minimum=0.0, maximum=0.5)
     check_float(owner, "probe_radius_fraction", cfg.probe_radius_fraction, minimum=0.0, maximum=0.5)
     check_float(owner, "probe_scale", cfg.probe_scale, exclusive_minimum=0.0)
+    for name, allowed in (("object_kind", OBJECT_KINDS), ("probe_kind", PROBE_KINDS), ("scan", SCAN_KINDS)):
+        value = getattr(cfg, name)
+        if value not in allowed:
+            raise ValueError(f"{owner}.{name} = {value!r} is invalid; allowed: one of {allowed}")
+    if cfg.scan == "grid" and (cfg.jitter != 0 or cfg.scan_step is None):
+        raise ValueError(
+            f"{owner}.scan = 'grid' needs an exact lattice: jitter = 0 (got {cfg.jitter!r}) and "
+            f"scan_step set (got {cfg.scan_step!r})"
+        )
     span = cfg.object_size - cfg.N - 2 * cfg.margin
     if span < 2 * cfg.jitter:
         raise ValueError(

@@ -22,8 +22,10 @@ import numpy as np
 from ptychopinn_plugin._version import __version__
 from ptychopinn_plugin.simulation.config import SimulationConfig
 from ptychopinn_plugin.simulation.forward import far_field_amplitude
+from ptychopinn_plugin.physics.probe import default_probe
+from ptychopinn_plugin.simulation.lines import make_lines_object
 from ptychopinn_plugin.simulation.objects import make_object
-from ptychopinn_plugin.simulation.probe import make_probe
+from ptychopinn_plugin.simulation.probe import make_probe, normalise_probe
 from ptychopinn_plugin.simulation.scan import raster_positions
 from ptychopinn_plugin.util.atomic import atomic_savez
 from ptychopinn_plugin.util.bilinear import extract_patches
@@ -90,6 +92,31 @@ class SimulatedDataset:
         return path
 
 
+PROBE_DESCRIPTIONS = {
+    "defocused": "defocused circular pupil, physics §6.1-normalised",
+    "disk": "blurred disk of physics §6.3, physics §6.1-normalised",
+}
+
+
+def simulated_object(cfg: SimulationConfig, object_seed: int) -> np.ndarray:
+    """The object of kind ``cfg.object_kind`` (complex64, ``object_size`` square)."""
+    if cfg.object_kind == "lines":
+        return make_lines_object(cfg.object_size, object_seed)
+    return make_object(cfg.object_size, object_seed)
+
+
+def simulated_probe(cfg: SimulationConfig) -> np.ndarray:
+    """The §6.1-normalised probe of kind ``cfg.probe_kind`` (complex64 ``(N, N)``)."""
+    if cfg.probe_kind == "disk":
+        return normalise_probe(default_probe(cfg.N).astype(np.complex64), cfg.probe_scale)
+    return make_probe(
+        cfg.N,
+        pupil_fraction=cfg.probe_pupil_fraction,
+        radius_fraction=cfg.probe_radius_fraction,
+        probe_scale=cfg.probe_scale,
+    )
+
+
 def simulate_dataset(cfg: SimulationConfig, *, stream: int = 0) -> SimulatedDataset:
     """Simulate one dataset (physics §13) from ``cfg``; ``stream`` selects an independent
     random stream (different object, scan jitter and noise) for the same ``cfg.seed``."""
@@ -100,13 +127,8 @@ def simulate_dataset(cfg: SimulationConfig, *, stream: int = 0) -> SimulatedData
     seq_object, seq_scan, seq_noise = np.random.SeedSequence(cfg.seed, spawn_key=(stream,)).spawn(3)
     object_seed = int(seq_object.generate_state(1, dtype=np.uint64)[0])
 
-    obj = make_object(cfg.object_size, object_seed)
-    probe = make_probe(
-        cfg.N,
-        pupil_fraction=cfg.probe_pupil_fraction,
-        radius_fraction=cfg.probe_radius_fraction,
-        probe_scale=cfg.probe_scale,
-    )
+    obj = simulated_object(cfg, object_seed)
+    probe = simulated_probe(cfg)
     x, y = raster_positions(
         cfg.object_size,
         cfg.N,
@@ -144,7 +166,7 @@ def simulate_dataset(cfg: SimulationConfig, *, stream: int = 0) -> SimulatedData
             "parameters": cfg.to_dict(),
             "dose_factor_s_sim": s_sim,
             "measured_mean_counts_per_pattern": measured,
-            "probe": "defocused circular pupil, physics §6.1-normalised",
+            "probe": PROBE_DESCRIPTIONS[cfg.probe_kind],
             "stored_amplitude": "sqrt(counts), not divided by s_sim",
         },
     }

@@ -68,3 +68,26 @@ def test_keras_shape_check_against_params(tmp_path, tf_models):
                         intensity_scale_trained=31.25, probe=probe)
     with pytest.raises(ValueError, match=r"model 'diffraction_to_obj'.*input shapes.*\(None, 64, 64, 1\).*\(None, 64, 64, 4\)"):
         load_archive(path, KerasPayloadCodec())
+
+
+def test_resnet_architecture_round_trips_through_a_keras_archive(tmp_path, sandbox_tmp):
+    """The 'resnet' generator's custom layers (LogInput, AddCoords) load with safe_mode."""
+    from ptychopinn_plugin.backends.tf import build_models
+    from ptychopinn_plugin.backends.tf.archive_codec import KerasPayloadCodec
+
+    cfg = ModelConfig(N=64, gridsize=2, n_filters_scale=1, architecture="resnet")
+    yy, xx = np.mgrid[:64, :64] - 31.5
+    probe = np.exp(-(xx**2 + yy**2) / (2 * 8.0**2)).astype(np.complex64)
+    autoencoder, diffraction_to_obj = build_models(cfg, intensity_scale=31.25, probe=probe, seed=3)
+    codec = KerasPayloadCodec()
+    path = save_archive(
+        tmp_path / "wts.h5.zip", models={"autoencoder": autoencoder, "diffraction_to_obj": diffraction_to_obj},
+        codec=codec, model_config=cfg, intensity_scale=31.25, intensity_scale_trained=31.25, probe=probe,
+    )
+    loaded = load_archive(path, codec, expected_backend="tensorflow")
+    assert loaded.model_config.architecture == "resnet"
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (2, 64, 64, 4)).astype(np.float32)
+    r = rng.uniform(-2, 2, (2, 1, 2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.models["diffraction_to_obj"].predict([x, r], verbose=0),
+                                  diffraction_to_obj.predict([x, r], verbose=0))

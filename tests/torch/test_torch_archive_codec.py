@@ -20,9 +20,10 @@ from ptychopinn_plugin.config import ModelConfig, PyTorchExecutionConfig, Traini
 FAST = PyTorchExecutionConfig(accelerator="cpu", enable_checkpointing=False, logger_backend="none")
 
 
-def _train(container_factory, tmp_path, gridsize):
+def _train(container_factory, tmp_path, gridsize, architecture="cnn"):
     container = container_factory(gridsize=gridsize, n_groups=8)
-    cfg = TrainingConfig(model=ModelConfig(N=64, gridsize=gridsize, n_filters_scale=1), nepochs=1, batch_size=4,
+    model = ModelConfig(N=64, gridsize=gridsize, n_filters_scale=1, architecture=architecture)
+    cfg = TrainingConfig(model=model, nepochs=1, batch_size=4,
                          nphotons=1e6, seed=5, output_dir=tmp_path / "out", backend="pytorch")
     return container, cfg, train_models(container, cfg, FAST)
 
@@ -36,9 +37,9 @@ def _save(path: Path, result, cfg, codec=None) -> Path:
     )
 
 
-@pytest.mark.parametrize("gridsize", [1, 2])
-def test_trained_model_round_trips_through_the_archive(container_factory, tmp_path, gridsize):
-    container, cfg, result = _train(container_factory, tmp_path, gridsize)
+@pytest.mark.parametrize("gridsize, architecture", [(1, "cnn"), (2, "cnn"), (2, "resnet")])
+def test_trained_model_round_trips_through_the_archive(container_factory, tmp_path, gridsize, architecture):
+    container, cfg, result = _train(container_factory, tmp_path, gridsize, architecture)
     path = _save(tmp_path / "wts.h5.zip", result, cfg)
     info = read_manifest_only(path, expected_backend="pytorch")
     assert info.manifest["backend"] == "pytorch"
@@ -47,6 +48,7 @@ def test_trained_model_round_trips_through_the_archive(container_factory, tmp_pa
 
     loaded = load_archive(path, TorchPayloadCodec(), expected_backend="pytorch")
     d2o, ae = loaded.models["diffraction_to_obj"], loaded.models["autoencoder"]
+    assert loaded.model_config.architecture == architecture
     assert isinstance(d2o, DiffractionToObj) and isinstance(ae, Autoencoder)
     assert loaded.intensity_scale == result.intensity_scale
     x, pos = container.X[:3], container.coords_nominal[:3]

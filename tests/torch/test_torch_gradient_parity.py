@@ -42,10 +42,10 @@ def _batch(n: int, gridsize: int, b: int = 4, seed: int = 0):
     return x, r, probe
 
 
-@pytest.mark.parametrize("gridsize", [1, 2])
-def test_nll_gradients_match_tensorflow(gridsize):
+@pytest.mark.parametrize("gridsize, architecture", [(1, "cnn"), (2, "cnn"), (1, "resnet"), (2, "resnet")])
+def test_nll_gradients_match_tensorflow(gridsize, architecture):
     n = 64
-    cfg = ModelConfig(N=n, gridsize=gridsize, n_filters_scale=1)
+    cfg = ModelConfig(N=n, gridsize=gridsize, n_filters_scale=1, architecture=architecture)
     train_cfg = TrainingConfig(model=cfg, nphotons=1e6)
     s = float(np.sqrt(train_cfg.nphotons) / (n / 2))
     x, r, probe = _batch(n, gridsize)
@@ -57,6 +57,9 @@ def test_nll_gradients_match_tensorflow(gridsize):
     for variable in ae_tf.weights:
         if "phase_object_conv/bias" in variable.path:
             variable.assign(rng.normal(0.0, 0.3, variable.shape).astype(np.float32))
+        elif variable.path.endswith("/kernel") and not np.any(np.asarray(variable)):
+            # 'resnet': open the zero-initialised residual branches so their gradients flow.
+            variable.assign(rng.normal(0.0, 0.02, variable.shape).astype(np.float32))
     ae_t, _ = torch_build(cfg, intensity_scale=s, probe=probe, seed=4)
     copy_weights_from_keras(ae_t, tf_models.named_weights(ae_tf))
 
@@ -85,7 +88,8 @@ def test_nll_gradients_match_tensorflow(gridsize):
         if name not in tf_grads or param.grad is None:
             continue
         g_t = param.grad.detach().numpy()
-        g_t = g_t.transpose(2, 3, 1, 0) if layout == "conv" else g_t.reshape(tf_grads[name].shape)
+        g_t = (g_t.transpose(2, 3, 1, 0) if layout == "conv" else g_t.T if layout == "dense"
+               else g_t.reshape(tf_grads[name].shape))
         g_tf = tf_grads[name]
         error = float(np.max(np.abs(g_t - g_tf)))
         # Relative to the weight's own gradient, with a floor for weights whose gradient is

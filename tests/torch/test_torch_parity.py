@@ -44,6 +44,15 @@ def _inputs(n: int, gridsize: int, b: int = 3, seed: int = 0):
     return x, r, y, probe
 
 
+def randomise_zero_kernels(model, seed: int = 7) -> None:
+    """Give the zero-initialised kernels of the 'resnet' residual branches random values, so
+    the parity tests exercise those branches instead of comparing identity blocks."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if variable.path.endswith("/kernel") and not np.any(np.asarray(variable)):
+            variable.assign(rng.normal(0.0, 0.02, variable.shape).astype(np.float32))
+
+
 def _tf_total(ae_tf, losses, weights, x_scaled, r, targets):
     outputs = ae_tf([tf.constant(x_scaled), tf.constant(r)], training=False)
     total = 0.0
@@ -69,6 +78,9 @@ def _tf_total(ae_tf, losses, weights, x_scaled, r, targets):
         (64, 1, 1, {"probe_big": False}),
         (64, 1, 1, {"pad_object": False, "amp_activation": "softplus"}),
         (64, 2, 1, {"object_big": False, "amp_activation": "relu"}),
+        (64, 1, 1, {"architecture": "resnet"}),
+        (64, 2, 1, {"architecture": "resnet"}),
+        (128, 1, 1, {"architecture": "resnet", "pad_object": False}),
     ],
 )
 def test_pinn_outputs_and_loss_match_tensorflow(N, gridsize, k, overrides):
@@ -78,6 +90,7 @@ def test_pinn_outputs_and_loss_match_tensorflow(N, gridsize, k, overrides):
     s = float(np.sqrt(train_cfg.nphotons) / (N / 2))
     x, r, y, probe = _inputs(N, gridsize)
     ae_tf, _ = tf_models.build_models(cfg, intensity_scale=s, probe=probe, seed=1)
+    randomise_zero_kernels(ae_tf)
     ae_t, d2o_t = torch_build(cfg, intensity_scale=s, probe=probe, seed=2)
     copy_weights_from_keras(ae_t, tf_models.named_weights(ae_tf))
 
@@ -147,18 +160,20 @@ def test_supervised_outputs_and_loss_match_tensorflow():
     assert abs(loss - tf_loss) <= RTOL * abs(tf_loss)
 
 
-def test_gradients_match_tensorflow():
+@pytest.mark.parametrize("architecture", ["cnn", "resnet"])
+def test_gradients_match_tensorflow(architecture):
     """Not required by the spec, but it pins the training semantics (safe sqrt/abs/angle
     gradients, the shared w, the loss weights): one backward pass agrees per weight to
     float32 backprop rounding (observed ≤ 3e-5 relative to each weight's largest gradient)."""
     from ptychopinn_plugin.backends.torch.weights import keras_weight_names
 
     n, g = 64, 2
-    cfg = ModelConfig(N=n, gridsize=g, n_filters_scale=1)
+    cfg = ModelConfig(N=n, gridsize=g, n_filters_scale=1, architecture=architecture)
     train_cfg = TrainingConfig(model=cfg, nll_weight=1.0, mae_weight=0.5, nphotons=1e6)
     s = float(np.sqrt(train_cfg.nphotons) / (n / 2))
     x, r, y, probe = _inputs(n, g, b=2)
     ae_tf, _ = tf_models.build_models(cfg, intensity_scale=s, probe=probe, probe_trainable=True, seed=1)
+    randomise_zero_kernels(ae_tf)
     ae_t, _ = torch_build(cfg, intensity_scale=s, probe=probe, probe_trainable=True, seed=2)
     copy_weights_from_keras(ae_t, tf_models.named_weights(ae_tf))
     x_scaled = x * np.float32(s)
@@ -181,6 +196,10 @@ def test_gradients_match_tensorflow():
     for variable, grad in zip(ae_tf.trainable_weights, grads):
         param, layout = names[variable.path]
         want = grad.numpy()
-        want = want.transpose(3, 2, 0, 1) if layout == "conv" else want.transpose(0, 3, 1, 2) if layout == "probe" else want
+        want = (want.transpose(3, 2, 0, 1) if layout == "conv" else want.transpose(0, 3, 1, 2) if layout == "probe"
+                else want.T if layout == "dense" else want)
         err = float(np.max(np.abs(param.grad.numpy() - want)) / np.max(np.abs(want)))
-        assert err <= 1e-4, (variable.path, err)
+        # 'resnet': GroupNorm's backward sums over each group's H·W·C/g elements in a different
+        # order per backend, and every weight upstream inherits that rounding (observed ≤ 3e-4):
+        # 1e-3, the criterion of test_torch_gradient_parity.py.  'cnn': 1e-4.
+        assert err <= (1e-3 if architecture == "resnet" else 1e-4), (variable.path, err)

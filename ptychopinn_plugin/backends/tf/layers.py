@@ -27,6 +27,8 @@ __all__ = [
     "Square",
     "InputScale",
     "IgnoreSecondInput",
+    "AddCoords",
+    "LogInput",
 ]
 
 
@@ -190,3 +192,39 @@ class IgnoreSecondInput(keras.layers.Layer):
 
     def compute_output_spec(self, x: Any, ignored: Any) -> keras.KerasTensor:
         return keras.KerasTensor(x.shape, dtype=x.dtype)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class AddCoords(keras.layers.Layer):
+    """Append two channels: the row coordinate then the column coordinate, each running
+    linearly over [−1, 1] across the image (the 'resnet' decoder's position input; torch
+    ``network_resnet._with_coords``)."""
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        shape = tf.shape(x)
+        b, h, w = shape[0], shape[1], shape[2]
+        ys = tf.cast(tf.linspace(-1.0, 1.0, h), x.dtype)
+        xs = tf.cast(tf.linspace(-1.0, 1.0, w), x.dtype)
+        grid_y = tf.broadcast_to(tf.reshape(ys, (1, -1, 1, 1)), tf.stack([b, h, w, 1]))
+        grid_x = tf.broadcast_to(tf.reshape(xs, (1, 1, -1, 1)), tf.stack([b, h, w, 1]))
+        return tf.concat([x, grid_y, grid_x], axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        channels = input_shape[-1]
+        return (*input_shape[:-1], None if channels is None else channels + 2)
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LogInput(keras.layers.Layer):
+    """``log(1 + max(x, 0)/ε)``: the 'resnet' generator's input compression (torch
+    ``ResidualPINNGenerator.forward``)."""
+
+    def __init__(self, epsilon: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.math.log1p(tf.nn.relu(x) / self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "epsilon": self.epsilon}

@@ -66,6 +66,8 @@ _CUSTOM_CLASSES = (
     _layers.Square,
     _layers.InputScale,
     _layers.IgnoreSecondInput,
+    _layers.AddCoords,
+    _layers.LogInput,
     _physics.AmpPhaseToComplex,
     _physics.ObjectAssembly,
     _physics.TrimObject,
@@ -134,7 +136,12 @@ def build_pinn_models(
     diffraction, positions = _inputs(n, channels)
     scaler = _layers.IntensityScaler(scale, intensity_scale_trainable, name=SCALER_NAME)
     x = scaler(diffraction)
-    amplitude, phase = build_pinn_generator(x, model_config, channels, seeds)
+    if model_config.architecture == "resnet":
+        from .network_resnet import build_resnet_generator
+
+        amplitude, phase = build_resnet_generator(x, model_config, channels, seeds)
+    else:
+        amplitude, phase = build_pinn_generator(x, model_config, channels, seeds)
     patches = _physics.AmpPhaseToComplex(name="object_patches")(amplitude, phase)
     canvas = _physics.ObjectAssembly(n, p, channels, model_config.object_big, name="object_assembly")(
         patches, positions

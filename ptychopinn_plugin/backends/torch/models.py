@@ -107,6 +107,15 @@ class _Core(nn.Module):
         return x * isf.reshape(-1, 1, 1, 1)
 
 
+def _generator_class(cfg: ModelConfig) -> type:
+    """The generator network of ``cfg.architecture`` (physics §4.3 reference or §4.4)."""
+    if cfg.architecture == "resnet":
+        from .network_resnet import ResidualPINNGenerator
+
+        return ResidualPINNGenerator
+    return PINNGenerator
+
+
 class PINNCore(_Core):
     """Every parameter of the PINN: ``w``, generator, probe (physics §4–§8)."""
 
@@ -131,7 +140,7 @@ class PINNCore(_Core):
         if probe is None:
             raise ValueError("build_models: a normalised probe (N, N) complex64 is required for the PINN model")
         self.scaler = _physics.IntensityScaler(_check_scale(intensity_scale), intensity_scale_trainable)
-        self.generator = PINNGenerator(cfg, self.channels, make_generator(seed))
+        self.generator = _generator_class(cfg)(cfg, self.channels, make_generator(seed))
         self.assembly = _physics.ObjectAssembly(self.N, self.canvas_size, self.channels, self.object_big)
         self.extract = _physics.ExtractPatches(self.N, self.channels)
         self.illumination = _physics.ProbeIllumination(

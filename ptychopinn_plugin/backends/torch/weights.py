@@ -5,9 +5,11 @@ Source format: the TF backend's ``named_weights(model)`` — a mapping
 imported lazily, inside the call).  Keras' ``model.weights`` order is topological (the
 amplitude and phase branches interleave), so matching is by **name**, never by position:
 
-* each :class:`.network.Conv3x3` carries its Keras layer name ``L``:
-  ``L/kernel`` ``(3, 3, C_in, C_out)`` → ``weight`` ``(C_out, C_in, 3, 3)``
-  (``kernel.transpose(3, 2, 0, 1)``), ``L/bias`` → ``bias``;
+* each convolution (:class:`.network.Conv3x3`, and the 'resnet' network's 1×1/3×3
+  ``nn.Conv2d``) carries its Keras layer name ``L``: ``L/kernel`` ``(k, k, C_in, C_out)``
+  → ``weight`` ``(C_out, C_in, k, k)`` (``kernel.transpose(3, 2, 0, 1)``), ``L/bias`` → ``bias``;
+* 'resnet' GroupNorm ``L/gamma``, ``L/beta`` → ``weight``, ``bias``; its dense layer
+  ``L/kernel`` ``(in, out)`` → ``weight`` ``(out, in)`` (transposed);
 * ``intensity_scaler/log_scale`` ``()`` → ``w``;
 * ``probe_illumination/probe_real|probe_imag`` ``(1, N, N, 1)`` → ``(1, 1, N, N)``.
 
@@ -42,9 +44,16 @@ def keras_weight_names(torch_model: nn.Module) -> dict[str, tuple[nn.Parameter, 
     core = _core(torch_model)
     names: dict[str, tuple[nn.Parameter, str]] = {}
     for module in core.modules():
-        if isinstance(module, Conv3x3):
-            names[f"{module.keras_name}/kernel"] = (module.weight, "conv")
-            names[f"{module.keras_name}/bias"] = (module.bias, "bias")
+        keras_name = getattr(module, "keras_name", None)
+        if isinstance(module, (Conv3x3, nn.Conv2d)) and keras_name:
+            names[f"{keras_name}/kernel"] = (module.weight, "conv")
+            names[f"{keras_name}/bias"] = (module.bias, "bias")
+        elif isinstance(module, nn.GroupNorm) and keras_name:
+            names[f"{keras_name}/gamma"] = (module.weight, "bias")
+            names[f"{keras_name}/beta"] = (module.bias, "bias")
+        elif isinstance(module, nn.Linear) and keras_name:
+            names[f"{keras_name}/kernel"] = (module.weight, "dense")
+            names[f"{keras_name}/bias"] = (module.bias, "bias")
     scaler = getattr(core, "scaler", None)
     if scaler is not None:
         names[SCALER_KEY] = (scaler.log_scale, "scalar")
@@ -60,6 +69,8 @@ def _to_torch_layout(value: np.ndarray, layout: str) -> np.ndarray:
         return value.transpose(3, 2, 0, 1)
     if layout == "probe":
         return value.transpose(0, 3, 1, 2)
+    if layout == "dense":
+        return value.T
     return value
 
 

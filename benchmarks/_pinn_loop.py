@@ -1,0 +1,141 @@
+"""A plain PyTorch training loop over the library's PINN model, for quality experiments.
+
+Same model (``PINNCore`` with its physics), same losses (``losses.poisson_nll`` /
+``amplitude_mae``), same Adam settings (lr 1e-3, ε 1e-7) as ``train_models``; no
+Lightning, no validation split, so a time budget buys optimiser steps only.  Held-out
+evaluation is the benchmarks' predict → stitch (M = 20) → ``eval_reconstruction`` path.
+Every checkpoint prints one line with the 1-minute load next to the timing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoopConfig:
+    steps: int = 1000
+    minutes: float = 1e9
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    loss: str = "nll"  # 'nll' | 'mae'
+    precision: str = "32"  # '32' | 'bf16'
+    eval_every: int = 250
+    seed: int = 0
+    lr_schedule: str = "constant"  # 'constant' | 'cosine'
+    warmup: int = 0
+
+
+@dataclass
+class LoopRecord:
+    steps: int
+    seconds: float
+    loss: float
+    scores: list[tuple[float, float]]
+    load: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def build_core(model_config: Any, probe: np.ndarray, intensity_scale: float, seed: int) -> Any:
+    from ptychopinn_plugin.backends.torch.models import PINNCore
+
+    return PINNCore(model_config, intensity_scale=intensity_scale, probe=probe, seed=seed)
+
+
+def train_loop(
+    core: Any,
+    train: Any,
+    cfg: LoopConfig,
+    intensity_scale: float,
+    evaluate: Callable[[Any], list[tuple[float, float]]],
+    *,
+    on_record: Optional[Callable[[LoopRecord], None]] = None,
+) -> list[LoopRecord]:
+    """Train ``core`` on container ``train``; evaluate every ``eval_every`` steps and at the end."""
+    import torch
+
+    from ptychopinn_plugin.backends.torch.container import positions_channels_first, to_channels_first
+    from ptychopinn_plugin.backends.torch.losses import amplitude_mae, poisson_nll
+
+    torch.manual_seed(cfg.seed)
+    x_all = to_channels_first(train.X).contiguous()
+    pos_all = positions_channels_first(train.coords_nominal).contiguous()
+    n = x_all.shape[0]
+    s = float(intensity_scale)
+    params = [p for p in core.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate, eps=1e-7)
+    rng = np.random.default_rng(cfg.seed)
+    order = rng.permutation(n)
+    cursor = 0
+    records: list[LoopRecord] = []
+    train_seconds = 0.0
+    running, running_n = 0.0, 0
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
+
+    def lr_at(step: int) -> float:
+        base = cfg.learning_rate
+        if cfg.warmup and step < cfg.warmup:
+            return base * (step + 1) / cfg.warmup
+        if cfg.lr_schedule == "cosine":
+            frac = min(1.0, step / max(1, cfg.steps))
+            return 1e-5 + 0.5 * (base - 1e-5) * (1 + math.cos(math.pi * frac))
+        return base
+
+    def record(step: int) -> None:
+        core.eval()
+        scores = evaluate(core)
+        core.train()
+        rec = LoopRecord(step, train_seconds, running / max(1, running_n), scores, load1())
+        records.append(rec)
+        print(f"  step {step:6d}  {train_seconds / 60:6.2f} min  loss {rec.loss:.6g}  "
+              + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in scores) + f"  load {rec.load:.2f}", flush=True)
+        if on_record:
+            on_record(rec)
+
+    core.train()
+    step = 0
+    while step < cfg.steps and train_seconds < cfg.minutes * 60:
+        t0 = time.perf_counter()
+        if cursor + cfg.batch_size > n:
+            order = rng.permutation(n)
+            cursor = 0
+        idx = torch.from_numpy(order[cursor:cursor + cfg.batch_size])
+        cursor += cfg.batch_size
+        x = x_all[idx]
+        pos = pos_all[idx]
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        with autocast():
+            _, pred_amp, pred_int = core(x, pos, s)
+        target = x * s
+        if cfg.loss == "mae":
+            loss = amplitude_mae(target, pred_amp)
+        else:
+            loss = poisson_nll(target * target, pred_int)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        train_seconds += time.perf_counter() - t0
+        running += float(loss.detach())
+        running_n += 1
+        if step % cfg.eval_every == 0:
+            record(step)
+            running, running_n = 0.0, 0
+    if not records or records[-1].steps != step:
+        record(step)
+    return records
