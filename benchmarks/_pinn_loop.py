@@ -28,7 +28,7 @@ class LoopConfig:
     minutes: float = 1e9
     batch_size: int = 16
     learning_rate: float = 1e-3
-    loss: str = "nll"  # 'nll' | 'mae'
+    loss: str = "nll"  # 'nll' | 'mae' | 'supervised'
     precision: str = "32"  # '32' | 'bf16'
     eval_every: int = 250
     seed: int = 0
@@ -73,6 +73,13 @@ def train_loop(
 
     torch.manual_seed(cfg.seed)
     x_all = to_channels_first(train.X).contiguous()
+    y_all = None
+    if cfg.loss == "supervised":
+        # Per-member true patches (B, C, N, N), confined to the central window like the output.
+        y_all = to_channels_first(train.Y).contiguous()
+        n_side = y_all.shape[-1]
+        window = torch.zeros(n_side, n_side)
+        window[n_side // 4: 3 * n_side // 4, n_side // 4: 3 * n_side // 4] = 1
     pos_all = positions_channels_first(train.coords_nominal).contiguous()
     n = x_all.shape[0]
     s = float(intensity_scale)
@@ -119,6 +126,22 @@ def train_loop(
         pos = pos_all[idx]
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
+        if cfg.loss == "supervised":
+            with autocast():
+                patches = core.object_patches(x, pos, s)
+            diff = (patches - y_all[idx]) * window
+            loss = torch.mean(torch.abs(diff.real)) + torch.mean(torch.abs(diff.imag))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            train_seconds += time.perf_counter() - t0
+            running += float(loss.detach())
+            running_n += 1
+            if step % cfg.eval_every == 0:
+                record(step)
+                running, running_n = 0.0, 0
+            continue
         with autocast():
             _, pred_amp, pred_int = core(x, pos, s)
         target = x * s

@@ -49,7 +49,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--objects", type=int, default=2, help="training objects (paper: 2)")
     p.add_argument("--groups-per-object", type=int, default=None,
                    help="training groups per object (default: one per scan position)")
-    p.add_argument("--loss", choices=("nll", "mae"), default=None, help="override the case's loss")
+    p.add_argument("--loss", choices=("nll", "mae", "supervised"), default=None,
+                   help="override the case's loss ('supervised': MAE of the real and imaginary parts of each "
+                        "member's patch against the true patch, central window; a learnability probe)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     p.add_argument("--warmup", type=int, default=0)

@@ -29,6 +29,7 @@ __all__ = [
     "IgnoreSecondInput",
     "AddCoords",
     "LogInput",
+    "ModulusProjection",
 ]
 
 
@@ -228,3 +229,54 @@ class LogInput(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}
+
+
+PROBE_REGULARISATION = 1e-2
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class ModulusProjection(keras.layers.Layer):
+    """The 'resnet' generator's physics first guess (torch ``network_resnet.ModulusProjection``):
+    ``ψ = N·IDFT2(ifftshift(x)·e^{i∠DFT2(P)})``, ``Ô = ψ·P*/(|P|² + δ)`` with δ = 1e-2·max|P|²,
+    divided per pattern by its mean magnitude where |P| > 0.1·max|P|; output channels-last
+    ``(B, N, N, 2C)``, real part of member c at ``2c``, imaginary at ``2c + 1``.
+
+    The probe is part of the layer's config (plain lists of floats), so a saved model
+    needs no extra weights and loads with ``safe_mode=True``.
+    """
+
+    def __init__(self, probe_real: Any, probe_imag: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.probe_real = np.asarray(probe_real, dtype=np.float32)
+        self.probe_imag = np.asarray(probe_imag, dtype=np.float32)
+        probe = self.probe_real.astype(np.complex64) + 1j * self.probe_imag.astype(np.complex64)
+        spectrum = np.fft.fft2(probe)
+        magnitude = np.abs(spectrum)
+        phase_factor = np.where(magnitude > 0, spectrum / np.maximum(magnitude, 1e-30), 1.0)
+        power = np.abs(probe) ** 2
+        inverse = np.conj(probe) / (power + PROBE_REGULARISATION * power.max())
+        lit = (np.abs(probe) > 0.1 * np.abs(probe).max()).astype(np.float32)
+        self.N = int(probe.shape[-1])
+        self._phase_factor = tf.constant(phase_factor.astype(np.complex64))
+        self._inverse = tf.constant(inverse.astype(np.complex64))
+        self._lit = tf.constant(lit)
+        self._lit_count = float(lit.sum())
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        x = tf.transpose(tf.cast(x, tf.float32), (0, 3, 1, 2))  # (B, C, N, N): FFT over the last two axes
+        spectrum = tf.cast(tf.signal.ifftshift(x, axes=(-2, -1)), tf.complex64) * self._phase_factor
+        estimate = tf.signal.ifft2d(spectrum) * tf.cast(float(self.N), tf.complex64) * self._inverse
+        magnitude = tf.abs(estimate)
+        scale = tf.reduce_sum(magnitude * self._lit, axis=(-2, -1), keepdims=True) / self._lit_count
+        estimate = estimate / tf.cast(scale + 1e-12, tf.complex64)
+        parts = tf.stack([tf.math.real(estimate), tf.math.imag(estimate)], axis=2)  # (B, C, 2, N, N)
+        shape = tf.shape(parts)
+        parts = tf.reshape(parts, tf.stack([shape[0], shape[1] * 2, self.N, self.N]))
+        return tf.transpose(parts, (0, 2, 3, 1))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        channels = input_shape[-1]
+        return (*input_shape[:-1], None if channels is None else 2 * channels)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "probe_real": self.probe_real.tolist(), "probe_imag": self.probe_imag.tolist()}

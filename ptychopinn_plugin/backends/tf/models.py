@@ -68,6 +68,7 @@ _CUSTOM_CLASSES = (
     _layers.IgnoreSecondInput,
     _layers.AddCoords,
     _layers.LogInput,
+    _layers.ModulusProjection,
     _physics.AmpPhaseToComplex,
     _physics.ObjectAssembly,
     _physics.TrimObject,
@@ -139,7 +140,7 @@ def build_pinn_models(
     if model_config.architecture == "resnet":
         from .network_resnet import build_resnet_generator
 
-        amplitude, phase = build_resnet_generator(x, model_config, channels, seeds)
+        amplitude, phase = build_resnet_generator(x, model_config, channels, seeds, probe)
     else:
         amplitude, phase = build_pinn_generator(x, model_config, channels, seeds)
     patches = _physics.AmpPhaseToComplex(name="object_patches")(amplitude, phase)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 
 from ptychopinn_plugin.config import ModelConfig
 
-from .layers import AddCoords, BorderMask, ChannelSlice, LogInput
+from .layers import AddCoords, BorderMask, ChannelSlice, LogInput, ModulusProjection
 from .network import BORDER_CHANNELS, _activate, _conv, filter_ladder, up_block
 from .seeding import SeedStream
 
@@ -73,7 +74,7 @@ def dense_bottleneck(x: keras.KerasTensor, channels: int, side: int, seeds: Seed
 
 
 def _decoder_branch(features: keras.KerasTensor, in_channels: int, branch: str, activation: str, cfg: ModelConfig,
-                    out_channels: int, seeds: SeedStream) -> keras.KerasTensor:
+                    out_channels: int, seeds: SeedStream, guess: keras.KerasTensor) -> keras.KerasTensor:
     n = cfg.N
     _, decoder, up_filters = filter_ladder(n, cfg.n_filters_scale)
     x, channels = features, in_channels
@@ -89,6 +90,8 @@ def _decoder_branch(features: keras.KerasTensor, in_channels: int, branch: str, 
         return _activate(x, activation, f"{branch}_object_act")
     object_part = ChannelSlice(None, -BORDER_CHANNELS, name=f"{branch}_object_slice")(x)
     object_part = AddCoords(name=f"{branch}_object_coords")(object_part)
+    central = keras.layers.Cropping2D(cropping=n // 4, name=f"{branch}_guess_crop")(guess)
+    object_part = keras.layers.Concatenate(axis=-1, name=f"{branch}_object_concat")([object_part, central])
     object_part = _conv(out_channels, f"{branch}_object_conv", seeds)(object_part)
     object_part = _activate(object_part, activation, f"{branch}_object_act")
     object_part = keras.layers.ZeroPadding2D(padding=n // 4, name=f"{branch}_object_pad")(object_part)
@@ -101,12 +104,16 @@ def _decoder_branch(features: keras.KerasTensor, in_channels: int, branch: str, 
     return keras.layers.Add(name=f"{branch}_sum")([object_part, border])
 
 
-def build_resnet_generator(x: keras.KerasTensor, cfg: ModelConfig, channels: int,
-                           seeds: SeedStream) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    """Stem, residual encoder stages with 2×2 max-pool, dense bottleneck, two residual decoders."""
+def build_resnet_generator(x: keras.KerasTensor, cfg: ModelConfig, channels: int, seeds: SeedStream,
+                           probe: np.ndarray) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    """Physics first guess, stem, residual encoder stages with 2×2 max-pool, dense bottleneck,
+    two residual decoders that also see the first guess in their last stage."""
     encoder, _, _ = filter_ladder(cfg.N, cfg.n_filters_scale)
-    x = LogInput(INPUT_EPSILON, name="log_input")(x)
-    x = _he_conv(encoder[0], channels, "stem", seeds)(x)
+    probe = np.asarray(probe, dtype=np.complex64)
+    guess = ModulusProjection(probe.real, probe.imag, name="modulus_projection")(x)
+    logs = LogInput(INPUT_EPSILON, name="log_input")(x)
+    x = keras.layers.Concatenate(axis=-1, name="stem_input")([logs, guess])
+    x = _he_conv(encoder[0], 3 * channels, "stem", seeds)(x)
     in_channels = encoder[0]
     for i, filters in enumerate(encoder):
         x = res_block(x, in_channels, filters, f"encoder_res{i}", seeds)
@@ -115,6 +122,6 @@ def build_resnet_generator(x: keras.KerasTensor, cfg: ModelConfig, channels: int
     side = cfg.N // 2 ** len(encoder)
     x = dense_bottleneck(x, in_channels, side, seeds)
     out_channels = channels if cfg.object_big else 1
-    amplitude = _decoder_branch(x, in_channels, "amp", cfg.amp_activation, cfg, out_channels, seeds)
-    phase = _decoder_branch(x, in_channels, "phase", "pi_tanh", cfg, out_channels, seeds)
+    amplitude = _decoder_branch(x, in_channels, "amp", cfg.amp_activation, cfg, out_channels, seeds, guess)
+    phase = _decoder_branch(x, in_channels, "phase", "pi_tanh", cfg, out_channels, seeds, guess)
     return amplitude, phase

@@ -140,7 +140,11 @@ class PINNCore(_Core):
         if probe is None:
             raise ValueError("build_models: a normalised probe (N, N) complex64 is required for the PINN model")
         self.scaler = _physics.IntensityScaler(_check_scale(intensity_scale), intensity_scale_trainable)
-        self.generator = _generator_class(cfg)(cfg, self.channels, make_generator(seed))
+        generator_class = _generator_class(cfg)
+        if generator_class is PINNGenerator:
+            self.generator = PINNGenerator(cfg, self.channels, make_generator(seed))
+        else:  # the 'resnet' generator's physics first guess needs the probe
+            self.generator = generator_class(cfg, self.channels, make_generator(seed), probe=probe)
         self.assembly = _physics.ObjectAssembly(self.N, self.canvas_size, self.channels, self.object_big)
         self.extract = _physics.ExtractPatches(self.N, self.channels)
         self.illumination = _physics.ProbeIllumination(
