@@ -64,14 +64,22 @@ def train_loop(
     evaluate: Callable[[Any], list[tuple[float, float]]],
     *,
     on_record: Optional[Callable[[LoopRecord], None]] = None,
+    stream: Any = None,
+    step_offset: int = 0,
+    seconds_offset: float = 0.0,
 ) -> list[LoopRecord]:
-    """Train ``core`` on container ``train``; evaluate every ``eval_every`` steps and at the end."""
+    """Train ``core`` on container ``train`` — or, with ``stream`` (a
+    ``SyntheticGroupStream``), on fresh simulated batches; evaluate every ``eval_every``
+    steps and at the end.  ``step_offset``/``seconds_offset`` continue the step and time
+    count of an earlier phase in the printed records."""
     import torch
 
     from ptychopinn_plugin.backends.torch.container import positions_channels_first, to_channels_first
     from ptychopinn_plugin.backends.torch.losses import amplitude_mae, poisson_nll
 
     torch.manual_seed(cfg.seed)
+    if stream is not None:
+        train = _StreamView(stream, cfg.batch_size)
     x_all = to_channels_first(train.X).contiguous()
     y_all = None
     if cfg.loss == "supervised":
@@ -91,6 +99,8 @@ def train_loop(
     records: list[LoopRecord] = []
     train_seconds = 0.0
     running, running_n = 0.0, 0
+    if stream is not None:
+        n = cfg.batch_size  # one fresh batch per step, see _StreamView
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
 
     def lr_at(step: int) -> float:
@@ -106,9 +116,10 @@ def train_loop(
         core.eval()
         scores = evaluate(core)
         core.train()
-        rec = LoopRecord(step, train_seconds, running / max(1, running_n), scores, load1())
+        rec = LoopRecord(step + step_offset, train_seconds + seconds_offset, running / max(1, running_n), scores,
+                         load1())
         records.append(rec)
-        print(f"  step {step:6d}  {train_seconds / 60:6.2f} min  loss {rec.loss:.6g}  "
+        print(f"  step {rec.steps:6d}  {rec.seconds / 60:6.2f} min  loss {rec.loss:.6g}  "
               + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in scores) + f"  load {rec.load:.2f}", flush=True)
         if on_record:
             on_record(rec)
@@ -117,6 +128,14 @@ def train_loop(
     step = 0
     while step < cfg.steps and train_seconds < cfg.minutes * 60:
         t0 = time.perf_counter()
+        if stream is not None:  # simulate the next batch (counted in the training time)
+            train.refill()
+            x_all = to_channels_first(train.X)
+            pos_all = positions_channels_first(train.coords_nominal)
+            if y_all is not None:
+                y_all = to_channels_first(train.Y)
+            cursor = 0
+            order = np.arange(n)
         if cursor + cfg.batch_size > n:
             order = rng.permutation(n)
             cursor = 0
@@ -162,3 +181,18 @@ def train_loop(
     if not records or records[-1].steps != step:
         record(step)
     return records
+
+
+class _StreamView:
+    """The container attributes the loop reads, refilled from a synthetic stream each step."""
+
+    def __init__(self, stream: Any, batch_size: int) -> None:
+        self.stream = stream
+        self.batch_size = batch_size
+        self.refill()
+
+    def refill(self) -> None:
+        batch = self.stream.next_batch(self.batch_size)
+        self.X = batch.X
+        self.coords_nominal = batch.coords_relative
+        self.Y = batch.Y

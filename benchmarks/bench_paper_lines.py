@@ -61,7 +61,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--json", default=None, help="write the checkpoint records to this JSON file")
     p.add_argument("--save-images", default=None,
                    help="directory: write the stitched amplitude/phase of the first held-out object at every "
-                        "checkpoint as PNG (step in the name)")
+                        "checkpoint as PNG (checkpoint number in the name)")
     p.add_argument("--diagnose", action="store_true",
                    help="at every checkpoint also print dead-ReLU fractions, gradient norms and the decoder "
                         "output spread (benchmarks/_diagnostics.py); before training run the free-patch "
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             results = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64)
                        for c, obj in data.tests]
         if args.save_images:
-            steps_done[0] += args.eval_every
-            _save_image(Path(args.save_images) / f"{args.case}_{args.architecture}_{steps_done[0]:06d}.png",
+            steps_done[0] += 1  # checkpoint number (the last one may come after a partial interval)
+            _save_image(Path(args.save_images) / f"{args.case}_{args.architecture}_checkpoint{steps_done[0]:03d}.png",
                         results[0].stitched.image, data.tests[0][1])
         return [r.ssim for r in results]
 
