@@ -150,24 +150,14 @@ def train_loop(
                 patches = core.object_patches(x, pos, s)
             diff = (patches - y_all[idx]) * window
             loss = torch.mean(torch.abs(diff.real)) + torch.mean(torch.abs(diff.imag))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            train_seconds += time.perf_counter() - t0
-            running += float(loss.detach())
-            running_n += 1
-            if step % cfg.eval_every == 0:
-                record(step)
-                running, running_n = 0.0, 0
-            continue
-        with autocast():
-            _, pred_amp, pred_int = core(x, pos, s)
-        target = x * s
-        if cfg.loss == "mae":
-            loss = amplitude_mae(target, pred_amp)
         else:
-            loss = poisson_nll(target * target, pred_int)
+            with autocast():
+                _, pred_amp, pred_int = core(x, pos, s)
+            target = x * s
+            if cfg.loss == "mae":
+                loss = amplitude_mae(target, pred_amp)
+            else:
+                loss = poisson_nll(target * target, pred_int)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -13,7 +13,7 @@ order: encoder, amplitude branch, phase branch.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import keras
 
@@ -95,12 +95,30 @@ def _decoder_branch(
     x = features
     for i, filters in enumerate(decoder):
         x = up_block(x, filters, f"{branch}_block{i}", seeds)
+    return last_stage(x, branch, activation, cfg, out_channels, seeds)
+
+
+def last_stage(
+    x: keras.KerasTensor,
+    branch: str,
+    activation: str,
+    cfg: ModelConfig,
+    out_channels: int,
+    seeds: SeedStream,
+    prepare_object: Optional[Callable[[keras.KerasTensor], keras.KerasTensor]] = None,
+) -> keras.KerasTensor:
+    """The "last" stage of §4.3 step 4 on the decoder-base output ``x`` (shared by every
+    architecture); ``prepare_object`` may add inputs to the object convolution ('resnet')."""
+    n = cfg.N
+    _, _, up_filters = filter_ladder(n, cfg.n_filters_scale)
     if not cfg.pad_object:
         x = up_block(x, up_filters, f"{branch}_full_block", seeds)
         x = _conv(out_channels, f"{branch}_object_conv", seeds)(x)
         return _activate(x, activation, f"{branch}_object_act")
 
     object_part = ChannelSlice(None, -BORDER_CHANNELS, name=f"{branch}_object_slice")(x)
+    if prepare_object is not None:
+        object_part = prepare_object(object_part)
     object_part = _conv(out_channels, f"{branch}_object_conv", seeds)(object_part)
     object_part = _activate(object_part, activation, f"{branch}_object_act")
     object_part = keras.layers.ZeroPadding2D(padding=n // 4, name=f"{branch}_object_pad")(object_part)

@@ -12,8 +12,8 @@ import numpy as np
 
 from ptychopinn_plugin.config import ModelConfig
 
-from .layers import AddCoords, BorderMask, ChannelSlice, LogInput, ModulusProjection
-from .network import BORDER_CHANNELS, _activate, _conv, filter_ladder, up_block
+from .layers import AddCoords, LogInput, ModulusProjection
+from .network import filter_ladder, last_stage
 from .seeding import SeedStream
 
 __all__ = ["build_resnet_generator", "DENSE_CHANNELS", "NORM_EPSILON"]
@@ -76,7 +76,7 @@ def dense_bottleneck(x: keras.KerasTensor, channels: int, side: int, seeds: Seed
 def _decoder_branch(features: keras.KerasTensor, in_channels: int, branch: str, activation: str, cfg: ModelConfig,
                     out_channels: int, seeds: SeedStream, guess: keras.KerasTensor) -> keras.KerasTensor:
     n = cfg.N
-    _, decoder, up_filters = filter_ladder(n, cfg.n_filters_scale)
+    _, decoder, _ = filter_ladder(n, cfg.n_filters_scale)
     x, channels = features, in_channels
     for i, filters in enumerate(decoder):
         x = keras.layers.UpSampling2D(size=2, interpolation="nearest", name=f"{branch}_res{i}_upsample")(x)
@@ -84,24 +84,13 @@ def _decoder_branch(features: keras.KerasTensor, in_channels: int, branch: str, 
         x = res_block(x, channels + 2, filters, f"{branch}_res{i}", seeds)
         channels = filters
     x = _relu(_norm(channels, f"{branch}_out_norm")(x), f"{branch}_out_relu")
-    if not cfg.pad_object:
-        x = up_block(x, up_filters, f"{branch}_full_block", seeds)
-        x = _conv(out_channels, f"{branch}_object_conv", seeds)(x)
-        return _activate(x, activation, f"{branch}_object_act")
-    object_part = ChannelSlice(None, -BORDER_CHANNELS, name=f"{branch}_object_slice")(x)
-    object_part = AddCoords(name=f"{branch}_object_coords")(object_part)
-    central = keras.layers.Cropping2D(cropping=n // 4, name=f"{branch}_guess_crop")(guess)
-    object_part = keras.layers.Concatenate(axis=-1, name=f"{branch}_object_concat")([object_part, central])
-    object_part = _conv(out_channels, f"{branch}_object_conv", seeds)(object_part)
-    object_part = _activate(object_part, activation, f"{branch}_object_act")
-    object_part = keras.layers.ZeroPadding2D(padding=n // 4, name=f"{branch}_object_pad")(object_part)
-    if not cfg.probe_big:
-        return object_part
-    border = ChannelSlice(-BORDER_CHANNELS, None, name=f"{branch}_border_slice")(x)
-    border = up_block(border, up_filters, f"{branch}_border_block", seeds)
-    border = _conv(out_channels, f"{branch}_border_conv", seeds, "swish")(border)
-    border = BorderMask(n, name=f"{branch}_border_mask")(border)
-    return keras.layers.Add(name=f"{branch}_sum")([object_part, border])
+
+    def with_coords_and_guess(object_part: keras.KerasTensor) -> keras.KerasTensor:
+        object_part = AddCoords(name=f"{branch}_object_coords")(object_part)
+        central = keras.layers.Cropping2D(cropping=n // 4, name=f"{branch}_guess_crop")(guess)
+        return keras.layers.Concatenate(axis=-1, name=f"{branch}_object_concat")([object_part, central])
+
+    return last_stage(x, branch, activation, cfg, out_channels, seeds, with_coords_and_guess)
 
 
 def build_resnet_generator(x: keras.KerasTensor, cfg: ModelConfig, channels: int, seeds: SeedStream,

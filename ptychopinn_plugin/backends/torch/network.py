@@ -142,46 +142,68 @@ class DecoderBranch(nn.Module):
         self, branch: str, act: str, cfg: ModelConfig, in_channels: int, out_channels: int, generator: torch.Generator
     ) -> None:
         super().__init__()
-        n = cfg.N
-        _, decoder, up_filters = filter_ladder(n, cfg.n_filters_scale)
-        self.N = n
-        self.pad_object = bool(cfg.pad_object)
-        self.probe_big = bool(cfg.probe_big)
+        _, decoder, _ = filter_ladder(cfg.N, cfg.n_filters_scale)
         blocks = []
         channels = in_channels
         for i, filters in enumerate(decoder):
             blocks.append(UpBlock(channels, filters, f"{branch}_block{i}", generator))
             channels = filters
         self.blocks = nn.ModuleList(blocks)
-        if not self.pad_object:
-            self.full_block = UpBlock(channels, up_filters, f"{branch}_full_block", generator)
-            self.object_conv = Conv3x3(up_filters, out_channels, f"{branch}_object_conv", generator)
-        else:
-            if channels <= BORDER_CHANNELS:
-                raise ValueError(f"decoder base has {channels} channels; pad_object needs more than {BORDER_CHANNELS}")
-            self.object_conv = Conv3x3(channels - BORDER_CHANNELS, out_channels, f"{branch}_object_conv", generator)
-            if self.probe_big:
-                self.border_block = UpBlock(BORDER_CHANNELS, up_filters, f"{branch}_border_block", generator)
-                self.border_conv = Conv3x3(up_filters, out_channels, f"{branch}_border_conv", generator)
-                self.register_buffer(
-                    "border_mask", torch.from_numpy(border_mask(n, dtype="float32"))[None, None], persistent=False
-                )
-        self.act = activation(act)
+        add_last_stage(self, branch, act, cfg, channels, out_channels, generator)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         x = features
         for block in self.blocks:
             x = block(x)
-        if not self.pad_object:
-            return self.act(self.object_conv(self.full_block(x)))
-        pad = self.N // 4
-        obj = self.act(self.object_conv(x[:, :-BORDER_CHANNELS]))
-        obj = F.pad(obj, (pad, pad, pad, pad))
-        if not self.probe_big:
-            return obj
-        border = F.silu(self.border_conv(self.border_block(x[:, -BORDER_CHANNELS:])))
-        border = border * self.border_mask.to(border.dtype)
-        return obj + border
+        return last_stage_forward(self, x)
+
+
+def add_last_stage(module: nn.Module, branch: str, act: str, cfg: ModelConfig, channels: int, out_channels: int,
+                   generator: torch.Generator, extra_object_inputs: int = 0) -> None:
+    """Give ``module`` the layers of the §4.3 "last" stage (shared by every architecture).
+
+    The layers become attributes of ``module`` itself (``object_conv``, ``border_block``,
+    ``border_conv``, ``full_block``), so the state-dict keys of the reference network stay
+    what archives already hold.  ``extra_object_inputs``: channels the caller appends to
+    the object convolution's input ('resnet': coordinates and the physics first guess).
+    """
+    n = cfg.N
+    _, _, up_filters = filter_ladder(n, cfg.n_filters_scale)
+    module.N = n
+    module.pad_object = bool(cfg.pad_object)
+    module.probe_big = bool(cfg.probe_big)
+    if not module.pad_object:
+        module.full_block = UpBlock(channels, up_filters, f"{branch}_full_block", generator)
+        module.object_conv = Conv3x3(up_filters, out_channels, f"{branch}_object_conv", generator)
+    else:
+        if channels <= BORDER_CHANNELS:
+            raise ValueError(f"decoder base has {channels} channels; pad_object needs more than {BORDER_CHANNELS}")
+        module.object_conv = Conv3x3(channels - BORDER_CHANNELS + extra_object_inputs, out_channels,
+                                     f"{branch}_object_conv", generator)
+        if module.probe_big:
+            module.border_block = UpBlock(BORDER_CHANNELS, up_filters, f"{branch}_border_block", generator)
+            module.border_conv = Conv3x3(up_filters, out_channels, f"{branch}_border_conv", generator)
+            module.register_buffer(
+                "border_mask", torch.from_numpy(border_mask(n, dtype="float32"))[None, None], persistent=False
+            )
+    module.act = activation(act)
+
+
+def last_stage_forward(module: nn.Module, x: torch.Tensor, prepare_object=None) -> torch.Tensor:  # noqa: ANN001
+    """Forward of :func:`add_last_stage` on the decoder-base output ``x``;
+    ``prepare_object`` maps the object slice to the object convolution's input."""
+    if not module.pad_object:
+        return module.act(module.object_conv(module.full_block(x)))
+    pad = module.N // 4
+    object_in = x[:, :-BORDER_CHANNELS]
+    if prepare_object is not None:
+        object_in = prepare_object(object_in)
+    obj = F.pad(module.act(module.object_conv(object_in)), (pad, pad, pad, pad))
+    if not module.probe_big:
+        return obj
+    border = F.silu(module.border_conv(module.border_block(x[:, -BORDER_CHANNELS:])))
+    border = border * module.border_mask.to(border.dtype)
+    return obj + border
 
 
 class PINNGenerator(nn.Module):

@@ -39,9 +39,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ptychopinn_plugin.config import ModelConfig
-from ptychopinn_plugin.physics.geometry import border_mask
 
-from .network import BORDER_CHANNELS, Conv3x3, UpBlock, activation, filter_ladder
+from .network import add_last_stage, filter_ladder, last_stage_forward
 
 __all__ = ["ResidualPINNGenerator", "DENSE_CHANNELS", "NORM_GROUPS"]
 
@@ -137,16 +136,13 @@ class DenseBottleneck(nn.Module):
 
 
 class ResidualDecoderBranch(nn.Module):
-    """Decoder base (upsample → residual block with coordinates) and the §4.3 last stage."""
+    """Decoder base (upsample → residual block with coordinates) and the §4.3 last stage,
+    whose object convolution also sees the coordinates and the physics first guess."""
 
     def __init__(self, branch: str, act: str, cfg: ModelConfig, in_channels: int, out_channels: int,
                  generator: torch.Generator, guess_channels: int = 0) -> None:
         super().__init__()
-        n = cfg.N
-        _, decoder, up_filters = filter_ladder(n, cfg.n_filters_scale)
-        self.N = n
-        self.pad_object = bool(cfg.pad_object)
-        self.probe_big = bool(cfg.probe_big)
+        _, decoder, _ = filter_ladder(cfg.N, cfg.n_filters_scale)
         blocks = []
         channels = in_channels
         for i, filters in enumerate(decoder):
@@ -154,21 +150,8 @@ class ResidualDecoderBranch(nn.Module):
             channels = filters
         self.blocks = nn.ModuleList(blocks)
         self.out_norm = _norm(channels, f"{branch}_out_norm")
-        if not self.pad_object:
-            self.full_block = UpBlock(channels, up_filters, f"{branch}_full_block", generator)
-            self.object_conv = Conv3x3(up_filters, out_channels, f"{branch}_object_conv", generator)
-        else:
-            if channels <= BORDER_CHANNELS:
-                raise ValueError(f"decoder base has {channels} channels; pad_object needs more than {BORDER_CHANNELS}")
-            self.object_conv = Conv3x3(channels - BORDER_CHANNELS + 2 + guess_channels, out_channels,
-                                       f"{branch}_object_conv", generator)
-            if self.probe_big:
-                self.border_block = UpBlock(BORDER_CHANNELS, up_filters, f"{branch}_border_block", generator)
-                self.border_conv = Conv3x3(up_filters, out_channels, f"{branch}_border_conv", generator)
-                self.register_buffer(
-                    "border_mask", torch.from_numpy(border_mask(n, dtype="float32"))[None, None], persistent=False
-                )
-        self.act = activation(act)
+        add_last_stage(self, branch, act, cfg, channels, out_channels, generator,
+                       extra_object_inputs=2 + guess_channels)
 
     def forward(self, features: torch.Tensor, guess: torch.Tensor) -> torch.Tensor:
         x = features
@@ -176,18 +159,10 @@ class ResidualDecoderBranch(nn.Module):
             x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = block(_with_coords(x))
         x = F.relu(self.out_norm(x))
-        if not self.pad_object:
-            return self.act(self.object_conv(self.full_block(x)))
         pad = self.N // 4
         # Skip connection: the physics first guess, central N/2 window (where the object is drawn).
         central = guess[..., pad:self.N - pad, pad:self.N - pad].to(x.dtype)
-        obj = self.act(self.object_conv(torch.cat([_with_coords(x[:, :-BORDER_CHANNELS]), central], dim=1)))
-        obj = F.pad(obj, (pad, pad, pad, pad))
-        if not self.probe_big:
-            return obj
-        border = F.silu(self.border_conv(self.border_block(x[:, -BORDER_CHANNELS:])))
-        border = border * self.border_mask.to(border.dtype)
-        return obj + border
+        return last_stage_forward(self, x, lambda obj: torch.cat([_with_coords(obj), central], dim=1))
 
 
 PROBE_REGULARISATION = 1e-2
