@@ -134,7 +134,6 @@ def loss_landmarks(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray) ->
     mean-pattern level means the network has learned nothing position-specific."""
     import torch
 
-    from ptychopinn_plugin.backends.torch import physics as P
     from ptychopinn_plugin.backends.torch.losses import poisson_nll
 
     n = x.shape[-1]
@@ -152,5 +151,4 @@ def loss_landmarks(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray) ->
         gain = float(torch.sum(target) / torch.sum(amplitude**2))
         oracle = float(poisson_nll(target, gain * amplitude**2))
         mean_pattern = float(poisson_nll(target, target.mean(dim=0, keepdim=True).expand_as(target)))
-        del P
     return {"oracle": oracle, "mean_pattern": mean_pattern}

@@ -99,8 +99,6 @@ def train_loop(
     records: list[LoopRecord] = []
     train_seconds = 0.0
     running, running_n = 0.0, 0
-    if stream is not None:
-        n = cfg.batch_size  # one fresh batch per step, see _StreamView
     autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
 
     def lr_at(step: int) -> float:

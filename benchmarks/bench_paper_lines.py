@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     n_params = sum(p.numel() for p in core.generator.parameters())
 
     probe_batch = _probe_batch(data.train, 64)
-    steps_done = [0]
+    checkpoints = [0]
     if args.diagnose:
         import _diagnostics
 
@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             results = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64)
                        for c, obj in data.tests]
         if args.save_images:
-            steps_done[0] += 1  # checkpoint number (the last one may come after a partial interval)
-            _save_image(Path(args.save_images) / f"{args.case}_{args.architecture}_checkpoint{steps_done[0]:03d}.png",
+            checkpoints[0] += 1  # checkpoint number (the last one may come after a partial interval)
+            _save_image(Path(args.save_images) / f"{args.case}_{args.architecture}_checkpoint{checkpoints[0]:03d}.png",
                         results[0].stitched.image, data.tests[0][1])
         return [r.ssim for r in results]
 

@@ -107,15 +107,6 @@ class _Core(nn.Module):
         return x * isf.reshape(-1, 1, 1, 1)
 
 
-def _generator_class(cfg: ModelConfig) -> type:
-    """The generator network of ``cfg.architecture`` (physics §4.3 reference or §4.4)."""
-    if cfg.architecture == "resnet":
-        from .network_resnet import ResidualPINNGenerator
-
-        return ResidualPINNGenerator
-    return PINNGenerator
-
-
 class PINNCore(_Core):
     """Every parameter of the PINN: ``w``, generator, probe (physics §4–§8)."""
 
@@ -140,11 +131,12 @@ class PINNCore(_Core):
         if probe is None:
             raise ValueError("build_models: a normalised probe (N, N) complex64 is required for the PINN model")
         self.scaler = _physics.IntensityScaler(_check_scale(intensity_scale), intensity_scale_trainable)
-        generator_class = _generator_class(cfg)
-        if generator_class is PINNGenerator:
+        if cfg.architecture == "resnet":  # physics §4.4; its first guess needs the probe
+            from .network_resnet import ResidualPINNGenerator
+
+            self.generator = ResidualPINNGenerator(cfg, self.channels, make_generator(seed), probe=probe)
+        else:
             self.generator = PINNGenerator(cfg, self.channels, make_generator(seed))
-        else:  # the 'resnet' generator's physics first guess needs the probe
-            self.generator = generator_class(cfg, self.channels, make_generator(seed), probe=probe)
         self.assembly = _physics.ObjectAssembly(self.N, self.canvas_size, self.channels, self.object_big)
         self.extract = _physics.ExtractPatches(self.N, self.channels)
         self.illumination = _physics.ProbeIllumination(

@@ -25,8 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .network import Conv3x3
-
 __all__ = ["keras_weight_names", "copy_weights_from_keras"]
 
 SCALER_KEY = "intensity_scaler/log_scale"
@@ -45,7 +43,7 @@ def keras_weight_names(torch_model: nn.Module) -> dict[str, tuple[nn.Parameter, 
     names: dict[str, tuple[nn.Parameter, str]] = {}
     for module in core.modules():
         keras_name = getattr(module, "keras_name", None)
-        if isinstance(module, (Conv3x3, nn.Conv2d)) and keras_name:
+        if isinstance(module, nn.Conv2d) and keras_name:  # Conv3x3 and the 'resnet' convolutions
             names[f"{keras_name}/kernel"] = (module.weight, "conv")
             names[f"{keras_name}/bias"] = (module.bias, "bias")
         elif isinstance(module, nn.GroupNorm) and keras_name:
