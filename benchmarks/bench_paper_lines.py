@@ -58,6 +58,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--object-big", type=int, choices=(0, 1), default=1,
+                   help="ModelConfig.object_big (physics §5): 1 = merge the C patches (our default), 0 = one "
+                        "object per group seen by all C probes (the paper's setting)")
     p.add_argument("--json", default=None, help="write the checkpoint records to this JSON file")
     p.add_argument("--save-images", default=None,
                    help="directory: write the stitched amplitude/phase of the first held-out object at every "
@@ -130,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.objects} objects), test groups {[t.X.shape[0] for t, _ in data.tests]}, "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     model_config = ModelConfig(N=64, gridsize=gridsize, n_filters_scale=args.k,
-                               gaussian_smoothing_sigma=0.0 if probe_kind == "disk" else 0.5)
+                               gaussian_smoothing_sigma=0.0 if probe_kind == "disk" else 0.5,
+                               object_big=bool(args.object_big))
     if args.architecture != "reference":
         model_config = replace(model_config, architecture=args.architecture)
     s = float(np.sqrt(_lines_data.NPHOTONS) / 32.0)
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                       loss=loss, precision=args.precision, eval_every=args.eval_every, seed=args.seed,
                       lr_schedule=args.lr_schedule, warmup=args.warmup)
     print(f"case {args.case}: architecture {args.architecture} k={args.k} ({n_params:,} parameters), loss {loss}, "
-          f"precision {args.precision}, lr {args.lr:g} {args.lr_schedule}, batch {args.batch_size}, "
+          f"object_big {bool(args.object_big)}, precision {args.precision}, lr {args.lr:g} {args.lr_schedule}, batch {args.batch_size}, "
           f"threads {args.threads}, load {load1():.2f}", flush=True)
     records = train_loop(core, data.train, loop, s, evaluate)
     best = max(records, key=lambda r: np.mean([a for a, _ in r.scores]))

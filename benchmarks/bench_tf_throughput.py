@@ -114,7 +114,8 @@ def run_cases(run_case: Callable[[int, int, int, int], dict], args: argparse.Nam
 
 
 # ----------------------------------------------------------------------------- TensorFlow
-def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
+def run_case(N: int, gridsize: int, groups: int, epochs: int, *, keep_result: bool = False) -> dict:
+    """One case; ``keep_result`` adds the ``TrainResult`` under ``'_result'`` (``bench_speed.py``)."""
     from ptychopinn_plugin.backends.tf import predict_objects
 
     container, cfg = case_data(N, gridsize, groups, epochs)
@@ -134,8 +135,9 @@ def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
         "epochs": epochs, "first_epoch_s": first, "tracing_overhead_s": tracing,
         "steady_epoch_s": steady_time / (epochs - 1), "train_groups_per_s": train_rate,
         "train_patterns_per_s": train_rate * gridsize * gridsize,
-        "load_before": load_before, "load_after_training": load_train,
+        "load_before": load_before, "load_after_training": load_train, "precision": run.result.precision,
         **time_inference(predict_objects, run.result, container),
+        **({"_result": run.result} if keep_result else {}),
     }
 
 

@@ -55,13 +55,16 @@ def torch_description() -> str:
     return machine_description(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
 
 
-def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
+def run_case(N: int, gridsize: int, groups: int, epochs: int, *, precision: str = "32-true",
+             keep_result: bool = False) -> dict:
+    """One case; ``precision`` is the execution config's (``bench_speed.py`` compares
+    '32-true' with 'auto'); ``keep_result`` adds the ``TrainResult`` under ``'_result'``."""
     from ptychopinn_plugin.backends.torch import predict_objects, train_models
 
     container, cfg = case_data(N, gridsize, groups, epochs, backend="pytorch",
                                output_dir=Path(tempfile.mkdtemp(prefix="bench-torch-")))
     exe = PyTorchExecutionConfig(accelerator="cpu", logger_backend="none", enable_checkpointing=False,
-                                 early_stop_patience=epochs + 1)
+                                 early_stop_patience=epochs + 1, precision=precision)
     stamps: list[float] = []
 
     def stamp() -> bool:
@@ -91,8 +94,9 @@ def run_case(N: int, gridsize: int, groups: int, epochs: int) -> dict:
         "N": N, "gridsize": gridsize, "groups": len(container), "train_groups_per_epoch": n_train, "epochs": epochs,
         "first_epoch_s": first_epoch, "steady_epoch_s": n_train / train_rate, "train_groups_per_s": train_rate,
         "train_patterns_per_s": train_rate * gridsize * gridsize,
-        "load_before": load_before, "load_after_training": load_train,
+        "load_before": load_before, "load_after_training": load_train, "precision": result.precision,
         **time_inference(predict_objects, result, container),
+        **({"_result": result} if keep_result else {}),
     }
 
 

@@ -135,8 +135,10 @@ class LoadedArchive:
 def legacy_archive_error(label: str) -> ValueError:
     return ValueError(
         f"{label} is a legacy pickle-based PtychoPINN archive (manifest.dill, no manifest.json); "
-        "it is not loaded because unpickling can execute arbitrary code. If you trust its origin, "
-        f"convert it explicitly with `{CONVERTER_COMMAND}`"
+        "it is not loaded because unpickling can execute arbitrary code. This version ships no converter "
+        f"(the command name `{CONVERTER_COMMAND}` is reserved for one, api spec §7.5); what is possible: "
+        "retrain the model with ptychopinn-train (or the desktop app, or Ptychodus) on the same data, "
+        "passing the old run's settings with --config"
     )
 
 
@@ -412,7 +414,14 @@ class ArchiveHandle:
                 f"layout {PAYLOAD_FILENAMES[self.info.backend]!r}"
             )
         path = self.extract_payload(name)
-        model = codec.load_model(path, name=name, params=self.info.params)
+        try:
+            model = codec.load_model(path, name=name, params=self.info.params)
+        except Exception as exc:  # noqa: BLE001 - every decoding failure must name archive and member
+            member = payload_member(name, self.info.backend)
+            raise ValueError(
+                f"{self._source.label}: archive member '{member}' (model '{name}') cannot be decoded by the "
+                f"{self.info.backend} codec: {exc}"
+            ) from exc
         try:
             codec.verify_model(model, name=name, model_config=self.info.model_config)
         except ValueError as exc:
@@ -518,6 +527,10 @@ def load_archive(path: str | Path, codec_resolver: CodecResolver | PayloadCodec,
     ``'diffraction_to_obj'``) raises ``KeyError`` listing the available ones before any
     payload is decoded. Codecs must fully materialise models: the temporary payload files
     are deleted on return.
+
+    Every archived payload is decoded and verified, also those not asked for: an archive
+    with one broken or substituted model is refused as a whole at open, instead of
+    serving the intact one until somebody needs the other (issue #15 item 6).
     """
     with open_archive(path, expected_backend=expected_backend, max_total_bytes=max_total_bytes) as handle:
         info = handle.info
@@ -527,7 +540,12 @@ def load_archive(path: str | Path, codec_resolver: CodecResolver | PayloadCodec,
         codec = _as_resolver(codec_resolver)(info.backend)
         if codec.backend != info.backend:
             raise ArchiveBackendMismatchError(info.backend, codec.backend)
-        models = {name: handle.load_model(name, codec) for name in names}
+        models = {}
+        for name in (*names, *(n for n in info.models if n not in names)):
+            model = handle.load_model(name, codec)
+            if name in names:
+                models[name] = model
+            del model
     return LoadedArchive(
         models=models, model_config=info.model_config, training_config=info.training_config,
         intensity_scale=info.intensity_scale, intensity_scale_trained=info.intensity_scale_trained,

@@ -1,10 +1,14 @@
 """Write ``wts.h5.zip`` archives atomically (api spec §7.1–§7.4).
 
-Every member is first written into a private staging directory next to the
-destination, hashed, and only then zipped (manifest first) into a temporary file that
-is moved onto the destination with :func:`os.replace`. A failure at any point — a
-payload that cannot be serialised, a full disk — leaves neither a partial archive nor a
-staging directory behind, and an existing archive at the destination is untouched.
+Every member is first written into a private staging directory in the system's
+temporary directory (never the user's output directory, where a killed process would
+leave it visible), hashed, and only then zipped (manifest first) into a temporary file
+next to the destination that is moved onto it with :func:`os.replace`. A failure at any
+point — a payload that cannot be serialised, a full disk — leaves neither a partial
+archive nor a staging directory behind, and an existing archive at the destination is
+untouched.  A process killed mid-save (``kill -9``) cannot clean up; the staging
+directories and temporaries it leaves carry its process id and are removed by the next
+save (:func:`ptychopinn_plugin.util.atomic.remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -43,7 +47,10 @@ from ptychopinn_plugin.archive.layout import (
 from ptychopinn_plugin.archive.params import build_params, validate_probe
 from ptychopinn_plugin.archive.sources import file_sha256
 from ptychopinn_plugin.config import ModelConfig, TrainingConfig, validate_model_config
-from ptychopinn_plugin.util.atomic import atomic_path
+from ptychopinn_plugin.util.atomic import atomic_path, remove_stale_temporaries, temporary_prefix
+
+STAGING_NAME = "ptychopinn-archive-staging"
+"""Name (in the system temporary directory) whose temporaries hold staged archive members."""
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +184,9 @@ def save_archive(
         documents[HISTORY_NAME] = _history_json(history)
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{path.name}.staging-", dir=path.parent) as staging_dir:
+    system_tmp = Path(tempfile.gettempdir())
+    remove_stale_temporaries(system_tmp, STAGING_NAME)
+    with tempfile.TemporaryDirectory(prefix=temporary_prefix(STAGING_NAME), dir=system_tmp) as staging_dir:
         staging = Path(staging_dir)
         order = [PARAMS_NAME, PROBE_NAME] + [n for n in (HISTORY_NAME, REPRODUCIBILITY_NAME) if n in documents]
         for name, document in documents.items():

@@ -1,14 +1,17 @@
 """Shared command-line plumbing: logging set-up and the exit-code convention (api spec §9).
 
 0 success, 2 usage error (argparse), 1 runtime error with the message on stderr (the
-traceback only with ``--log-level DEBUG``).
+traceback only with ``--log-level DEBUG``), 130 stopped by Ctrl-C (``ptychopinn-train``
+still saves the model, marked incomplete).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -74,3 +77,36 @@ def run_cli(prog: str, parser: argparse.ArgumentParser, argv: Optional[Sequence[
             return 2
 
     return run_guarded(prog, args.log_level, body)
+
+
+EXIT_OK = 0
+EXIT_RUNTIME_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+"""Ctrl-C (128 + SIGINT), the shell's convention: the run did not finish as asked."""
+
+
+def check_output_dir(path: "str | os.PathLike[str]", option: str = "--output_dir") -> Path:
+    """Fail before any work when ``path`` cannot become the output directory.
+
+    It must be an existing writable directory, or not exist yet under an existing writable
+    directory (it is created only when outputs are written, so a failed run leaves
+    nothing behind).  The error names the option and the path (issue #15 item 2: a whole
+    training used to run before an output path that was a file failed with Errno 17).
+    """
+    target = Path(path)
+    if target.exists():
+        if not target.is_dir():
+            raise NotADirectoryError(f"{option} {target} exists and is not a directory; expected a directory to "
+                                     "write the outputs into (or a path that does not exist yet)")
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise PermissionError(f"{option} {target}: the directory is not writable")
+        return target
+    ancestor = target.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(f"{option} {target} cannot be created: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"{option} {target} cannot be created: {ancestor} is not writable")
+    return target

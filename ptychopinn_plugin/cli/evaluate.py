@@ -88,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage_error(parser, f"--frc-sigma must be >= 0; got {args.frc_sigma}")
 
     try:
+        from ptychopinn_plugin.cli._common import check_output_dir
+
+        check_output_dir(args.output_dir, "--output-dir")
         if args.model_dir is not None:
             metrics = _evaluate_model(args)
         else:

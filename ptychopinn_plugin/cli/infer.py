@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ptychopinn_plugin.cli._common import UsageError, add_logging_options, run_cli
+from ptychopinn_plugin.cli._common import UsageError, add_logging_options, check_output_dir, run_cli
 
 logger = logging.getLogger(__name__)
 PROG = "ptychopinn-infer"
@@ -121,6 +121,7 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
 def _infer(args: argparse.Namespace) -> int:
     from ptychopinn_plugin._version import __version__
     from ptychopinn_plugin.config import InferenceConfig, resolve_model_archive
+    from ptychopinn_plugin.data.npz_io import check_exists
     from ptychopinn_plugin.util.atomic import atomic_write_text
     from ptychopinn_plugin.workflows.comparison import COMPARISON_PNG_NAME, write_comparison
     from ptychopinn_plugin.workflows.data_prep import load_data
@@ -131,8 +132,10 @@ def _infer(args: argparse.Namespace) -> int:
     model_path = Path(values["model_path"])
     test_path = Path(values["test_data_file"])
     archive = resolve_model_archive(model_path)  # ValueError listing the paths tried
-    if not test_path.is_file():
-        raise FileNotFoundError(f"test data file not found: {test_path}")
+    check_exists(test_path)
+    check_output_dir(values.get("output_dir") or InferenceConfig.__dataclass_fields__["output_dir"].default_factory())
+    if args.write_product:
+        check_output_dir(Path(args.write_product).parent, "--write-product (its directory)")
     # Read the input product before the (slow) inference so a bad file fails fast.
     input_product = _read_input_product(Path(args.product)) if args.write_product else None
 

@@ -30,8 +30,10 @@ Test data are loaded, evaluated and stitched in memory in both paths.
 Outputs in ``output_dir``: ``wts.h5.zip``, ``history.json``; with ``--do_stitching`` and
 test data also ``reconstructed_amplitude.png``, ``reconstructed_phase.png`` and
 ``reconstruction.npz``.  One progress line per epoch goes to stderr (``--quiet`` silences
-it); the first Ctrl-C stops after the current batch and still saves the model.  Exit
-codes: 0 success, 2 usage error, 1 runtime error.
+it); the first Ctrl-C stops after the current batch and still saves the model (marked
+incomplete); a Ctrl-C before training starts (while data load) stops there.  Exit codes:
+0 success, 2 usage error, 1 runtime error (nothing is saved), 130 stopped by Ctrl-C.
+The output directory is checked before any data are read.
 """
 
 from __future__ import annotations
@@ -44,7 +46,13 @@ import threading
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ptychopinn_plugin.cli._common import UsageError, add_logging_options, run_cli
+from ptychopinn_plugin.cli._common import (
+    EXIT_INTERRUPTED,
+    UsageError,
+    add_logging_options,
+    check_output_dir,
+    run_cli,
+)
 
 logger = logging.getLogger(__name__)
 PROG = "ptychopinn-train"
@@ -158,6 +166,7 @@ def torch_execution_config(args: argparse.Namespace, names: dict[str, str] = TOR
 
 def _train(args: argparse.Namespace) -> int:
     from ptychopinn_plugin.config import TrainingConfig, build_config, validate_training_config
+    from ptychopinn_plugin.config.model_config import ALLOWED_N
     from ptychopinn_plugin.workflows.arguments import data_pattern_size, merge_config_values
     from ptychopinn_plugin.workflows.data_prep import load_data
 
@@ -176,8 +185,16 @@ def _train(args: argparse.Namespace) -> int:
     if "N" not in values:
         values["N"] = data_pattern_size(train_file)
         logger.info("N = %d taken from the header of %s", values["N"], train_file)
+        if values["N"] not in ALLOWED_N:
+            raise ValueError(
+                f"{train_file}: the diffraction patterns are {values['N']}×{values['N']}; PtychoPINN models need "
+                f"N = {', '.join(map(str, ALLOWED_N))} (physics §4.2): crop or bin the patterns to a supported size"
+            )
     config = build_config(TrainingConfig, values)
     validate_training_config(config)
+    check_output_dir(config.output_dir)
+    if args.torch_mmap_dir is not None:
+        check_output_dir(args.torch_mmap_dir, "--torch-mmap-dir")
     mmap_dir = _memory_mapped_dir(args, config) if backend == "pytorch" else None
     train = None if mmap_dir is not None else load_data(
         train_file, config.n_subsample, config.subsample_seed, diffraction_domain=args.diffraction_domain)
@@ -213,7 +230,12 @@ def _train(args: argparse.Namespace) -> int:
                 mmap_dir, test, config, do_stitching=args.do_stitching, monitor=monitor,
                 execution_config=execution, diffraction_domain=args.diffraction_domain,
             )
-    return _save_and_report(args, config, amp, phase, results)
+    saved = _save_and_report(args, config, amp, phase, results)
+    if stop.requested():
+        print(f"{PROG}: stopped by Ctrl-C; the model was saved, marked incomplete (exit {EXIT_INTERRUPTED})",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return saved
 
 
 def _memory_mapped_dir(args: argparse.Namespace, config: Any) -> Optional[Path]:

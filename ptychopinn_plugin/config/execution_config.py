@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")
-PRECISIONS = ("32-true", "16-mixed", "bf16-mixed")
+PRECISIONS = ("auto", "32-true", "16-mixed", "bf16-mixed")
 CLIP_ALGORITHMS = ("norm", "value")
 SCHEDULERS = ("Default", "Exponential", "ReduceLROnPlateau", "WarmupCosine")
 CHECKPOINT_MODES = ("min", "max")
@@ -35,8 +35,11 @@ class PyTorchExecutionConfig:
     """Lightning strategy: 'auto', 'ddp', 'ddp_spawn' (required inside a GUI process) or 'fsdp'."""
     deterministic: Union[bool, str] = True
     """Seed everything and use deterministic algorithms (True, False or 'warn')."""
-    precision: str = "32-true"
-    """'32-true', '16-mixed' or 'bf16-mixed'; FFTs always run in float32/complex64."""
+    precision: str = "auto"
+    """'auto' (default: 'bf16-mixed' where the device computes bf16 natively — a CPU with AMX
+    or AVX512-BF16, a CUDA device with bf16 — else '32-true'; decided at run time, logged
+    and archived), '32-true', '16-mixed' or 'bf16-mixed'.  The physics (FFT, merge,
+    extraction, loss) always runs in float32/complex64."""
     gradient_clip_val: Optional[float] = None
     """Clip gradients at this value (None = no clipping)."""
     gradient_clip_algorithm: str = "norm"

@@ -104,6 +104,14 @@ class TrainingConfig:
             logger.warning("TrainingConfig.batch_size = %d is not a power of two", self.batch_size)
 
 
+NPHOTONS_MIN = 1.0
+"""Smallest accepted ``nphotons``: below one photon per pattern nothing is measurable."""
+NPHOTONS_MAX = 1e15
+"""Largest accepted ``nphotons``.  Real scans hold up to ~1e12 photons per pattern; far
+above that the intensity scale ``s = sqrt(nphotons)/(N/2)`` times the data overflows
+float32 in the network input and the loss (issue #15: 1e300 trained to NaN)."""
+
+
 def validate_training_fields(cfg: TrainingConfig) -> None:
     """Field-level checks (no power-of-two rule: that one only warns here)."""
     owner = "TrainingConfig"
@@ -121,7 +129,14 @@ def validate_training_fields(cfg: TrainingConfig) -> None:
             f"{owner}.realspace_mae_weight = {cfg.realspace_mae_weight!r} requires "
             f"realspace_weight > 0 (got {cfg.realspace_weight!r})"
         )
-    check_float(owner, "nphotons", cfg.nphotons, exclusive_minimum=0.0)
+    try:
+        check_float(owner, "nphotons", cfg.nphotons, minimum=NPHOTONS_MIN, maximum=NPHOTONS_MAX)
+    except ValueError:
+        raise ValueError(
+            f"{owner}.nphotons = {cfg.nphotons!r} is invalid; allowed: a number from {NPHOTONS_MIN:g} to "
+            f"{NPHOTONS_MAX:g} (nphotons is the mean photon count per diffraction pattern; it sets the network's "
+            "intensity scale, physics §3)"
+        ) from None
     check_int(owner, "n_groups", cfg.n_groups, exclusive_minimum=0, allow_none=True)
     check_int(owner, "n_images", cfg.n_images, exclusive_minimum=0, allow_none=True)
     check_int(owner, "n_subsample", cfg.n_subsample, exclusive_minimum=0, allow_none=True)

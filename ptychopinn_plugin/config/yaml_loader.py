@@ -33,6 +33,33 @@ _FLOAT_PATTERN = re.compile(
 _ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_PATTERN, list("-+0123456789."))
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping names the same key twice; plain YAML would silently keep the last value."""
+
+
+def _mapping_without_duplicates(loader: _ConfigLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    first_line: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # construct_mapping reports unhashable keys itself
+        line = key_node.start_mark.line + 1
+        if key in first_line:
+            raise DuplicateKeyError(
+                None, None, f"key {key!r} appears twice (lines {first_line[key]} and {line}); keep one of them",
+                key_node.start_mark,
+            )
+        first_line[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_ConfigLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
 def load_yaml_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; read/parse errors are re-raised with the path in the message."""
     path = Path(path)
@@ -42,6 +69,8 @@ def load_yaml_config(path: str | Path) -> dict[str, Any]:
         raise type(exc)(f"cannot read configuration file {path}: {exc}") from exc
     try:
         data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+    except DuplicateKeyError as exc:
+        raise ValueError(f"configuration file {path}: {exc.problem}") from exc
     except yaml.YAMLError as exc:
         raise ValueError(f"configuration file {path} is not valid YAML: {exc}") from exc
     if data is None:
@@ -57,7 +86,14 @@ def split_model_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[
     model_values: dict[str, Any] = {}
     other: dict[str, Any] = {}
     for key, value in values.items():
-        if key == "model" and isinstance(value, Mapping):
+        if key == "model":
+            if not isinstance(value, Mapping):
+                raise ValueError(f"'model' must be a mapping of ModelConfig fields (N, gridsize, …); found "
+                                 f"{type(value).__name__} {value!r}")
+            unknown = sorted(map(str, set(value) - model_names))
+            if unknown:
+                raise ValueError(f"unknown ModelConfig field(s) under 'model:': {', '.join(unknown)}; "
+                                 f"allowed: {', '.join(sorted(model_names))}")
             model_values.update(value)
         elif key in model_names:
             model_values[key] = value

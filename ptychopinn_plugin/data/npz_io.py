@@ -40,12 +40,40 @@ class NpyMemberInfo:
         return self.dtype.hasobject
 
 
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+"""First bytes of a zip archive (a file entry, or the end record of an empty archive)."""
+
+
 def check_exists(path: str | os.PathLike[str]) -> Path:
-    """``FileNotFoundError`` naming the path when it is not an existing file (data §1.7)."""
+    """The path of an existing, non-empty regular file, else an error naming it (data §1.7).
+
+    A missing path → ``FileNotFoundError``; a directory → ``IsADirectoryError``; an empty
+    file → ``ValueError`` — each saying that a dataset NPZ file was expected.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"dataset path {path} is a directory; expected an NPZ dataset file")
     if not path.is_file():
         raise FileNotFoundError(f"dataset file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"dataset file {path} is empty (0 bytes); expected an NPZ dataset file")
     return path
+
+
+def check_zip_signature(path: Path) -> None:
+    """``ValueError`` naming the file when it does not start like a zip (NPZ) archive.
+
+    Without it, NumPy reads a text file renamed ``.npz`` as a pickle and reports "pickled
+    data", which misleads: the file is simply not an NPZ archive.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head not in ZIP_SIGNATURES:
+        kind = "a single .npy array" if head.startswith(b"\x93NUM") else (
+            "text" if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head) else "not a zip archive")
+        raise ValueError(f"{path} is not an NPZ archive (it starts with {head!r}: {kind}); expected a zip archive "
+                         "of .npy arrays as written by numpy.savez, with keys such as 'diffraction', 'xcoords', "
+                         "'ycoords', 'probeGuess'")
 
 
 def npz_member_infos(path: str | os.PathLike[str]) -> dict[str, NpyMemberInfo]:
@@ -108,6 +136,7 @@ class NpzReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = check_exists(path)
+        check_zip_signature(self.path)
         try:
             loaded = np.load(self.path, allow_pickle=False)
         except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:

@@ -95,7 +95,7 @@ class RawData:
             Y=canonical_Y(Y, m, n, source=source),
             norm_Y_I=norm_Y_I, metadata=meta,
             sample_indices=_canonical_sample_indices(sample_indices, m, source),
-            extra_arrays=dict(extra_arrays or {}),
+            extra_arrays=dict(extra_arrays or {}), source_path=None,
         )
 
     def _assign(self, **fields: Any) -> None:
@@ -107,7 +107,7 @@ class RawData:
         """Build from arrays that are already canonical and validated (no second pass)."""
         obj = cls.__new__(cls)
         defaults: dict[str, Any] = {"objectGuess": None, "Y": None, "norm_Y_I": None, "metadata": None,
-                                    "sample_indices": None, "extra_arrays": {}}
+                                    "sample_indices": None, "extra_arrays": {}, "source_path": None}
         defaults.update(fields)
         obj._assign(**defaults)
         return obj
@@ -123,7 +123,7 @@ class RawData:
             xcoords=arrays.xcoords, ycoords=arrays.ycoords, xcoords_start=arrays.xcoords_start,
             ycoords_start=arrays.ycoords_start, diff3d=arrays.diffraction, probeGuess=arrays.probeGuess,
             scan_index=arrays.scan_index, objectGuess=arrays.objectGuess, Y=arrays.Y,
-            metadata=arrays.metadata, extra_arrays=arrays.extra_arrays,
+            metadata=arrays.metadata, extra_arrays=arrays.extra_arrays, source_path=arrays.path,
         )
 
     @classmethod
@@ -205,7 +205,7 @@ class RawData:
         return type(self)._from_canonical(
             **fields, probeGuess=self.probeGuess, objectGuess=self.objectGuess, norm_Y_I=self.norm_Y_I,
             metadata=None if self.metadata is None else dict(self.metadata), sample_indices=base[idx],
-            extra_arrays=extras,
+            extra_arrays=extras, source_path=getattr(self, "source_path", None),
         )
 
     # ------------------------------------------------------------------ grouping

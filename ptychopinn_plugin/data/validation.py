@@ -131,6 +131,14 @@ def to_amplitude(patterns: np.ndarray, domain: str, *, metadata: Mapping[str, An
             f"{source}: {key} must hold real numbers (amplitude or counts); got dtype {patterns.dtype}"
         )
     resolved = decide_domain(patterns.dtype, domain, metadata, source=source)
+    if resolved == "amplitude" and np.issubdtype(patterns.dtype, np.integer):
+        logger.warning(
+            "%s: %s holds integers (%s), which are normally photon counts (intensity, data spec §1.4), but "
+            "they are read as AMPLITUDE because diffraction_domain = %r. If these are counts, pass "
+            "--diffraction_domain intensity (or auto; API: diffraction_domain='intensity') — reading counts "
+            "as amplitudes distorts every pattern",
+            source, key, patterns.dtype, domain,
+        )
     if resolved == "amplitude" and patterns.dtype == np.float32:
         out = patterns
     else:

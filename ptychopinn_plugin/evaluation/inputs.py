@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ptychopinn_plugin.data.npz_io import check_exists, check_zip_signature
 
 logger = logging.getLogger(__name__)
 
@@ -22,10 +25,21 @@ COM_KEYS = ("canvas_com", "com")
 
 
 def _open_npz(path: str | os.PathLike[str]) -> np.lib.npyio.NpzFile:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"NPZ file not found: {path}")
-    return np.load(path, allow_pickle=False)
+    """Open with ``allow_pickle=False``; every failure names the file and what was expected."""
+    path = check_exists(path)
+    check_zip_signature(path)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a readable NPZ archive (loaded with allow_pickle=False): {exc}") from exc
+
+
+def _require_finite(array: np.ndarray, path: Path, key: str) -> None:
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{path}: key '{key}' has non-numeric dtype {array.dtype}; expected numbers")
+    bad = int(np.count_nonzero(~np.isfinite(array)))
+    if bad:
+        raise ValueError(f"{path}: key '{key}' holds {bad} NaN/Inf value(s) of {array.size}; expected finite values")
 
 
 def _read_key(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
@@ -42,8 +56,12 @@ def load_reconstruction_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, t
         keys = set(npz.files)
         if "object" in keys:
             obj = _read_key(npz, "object", path)
+            _require_finite(obj, path, "object")
         elif {"amplitude", "phase"} <= keys:
-            obj = _read_key(npz, "amplitude", path) * np.exp(1j * _read_key(npz, "phase", path))
+            amplitude, phase = _read_key(npz, "amplitude", path), _read_key(npz, "phase", path)
+            _require_finite(amplitude, path, "amplitude")
+            _require_finite(phase, path, "phase")
+            obj = amplitude * np.exp(1j * phase)
         else:
             raise KeyError(
                 f"reconstruction {path} has neither 'object' nor both 'amplitude' and 'phase'; "
@@ -70,6 +88,9 @@ def load_ground_truth_npz(path: str | os.PathLike[str]) -> np.ndarray:
         obj = _read_key(npz, "objectGuess", path)
     if obj.ndim != 2:
         raise ValueError(f"{path}: objectGuess must be 2-D; got shape {obj.shape}")
+    if not np.issubdtype(obj.dtype, np.number):
+        raise ValueError(f"{path}: objectGuess has non-numeric dtype {obj.dtype}; expected complex numbers")
+    _require_finite(obj, path, "objectGuess")
     return obj
 
 

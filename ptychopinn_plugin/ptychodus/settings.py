@@ -170,7 +170,7 @@ EXECUTION_SPECS = (
     ParameterSpec("Strategy", "strategy", "str", "auto", "Strategy:", "Use ddp_spawn (not ddp) for multi-GPU",
                   choices=STRATEGIES),
     ParameterSpec("Deterministic", "deterministic", "str", "true", "Deterministic:", choices=DETERMINISTIC),
-    ParameterSpec("Precision", "precision", "str", "32-true", "Precision:", choices=PRECISIONS),
+    ParameterSpec("Precision", "precision", "str", "auto", "Precision:", choices=PRECISIONS),
     ParameterSpec("GradientClipVal", "gradient_clip_val", "real", 0.0, "Gradient Clip Value:", "0 = no clipping",
                   minimum=0.0, unset=0.0),
     ParameterSpec("GradientClipAlgorithm", "gradient_clip_algorithm", "str", "norm", "Gradient Clip Algorithm:",

@@ -3,15 +3,87 @@
 Everything is written to a temporary file in the destination directory and moved into
 place with :func:`os.replace`, which is atomic on POSIX and Windows for files on the
 same filesystem.
+
+A process killed mid-write (``kill -9``, power loss) cannot clean up, so temporary names
+carry the writer's process id — ``.<name>.<pid>.<random>.tmp`` — and the next write to
+the same destination removes those whose process is gone (issue #15 item 4).  Names
+written before this rule (no pid) are removed once they are older than
+:data:`LEGACY_STALE_SECONDS`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Iterator
+
+logger = logging.getLogger(__name__)
+
+LEGACY_STALE_SECONDS = 3600.0
+"""Age after which a temporary of the old naming (no pid inside) counts as debris."""
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (signal 0 probes without sending)."""
+    if pid == os.getpid():
+        return True
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def temporary_prefix(name: str) -> str:
+    """Prefix of this process's temporaries for destination file name ``name``."""
+    return f".{name}.{os.getpid()}."
+
+
+def remove_stale_temporaries(directory: str | os.PathLike[str], name: str) -> list[Path]:
+    """Remove temporaries of destination ``name`` in ``directory`` left by dead writers.
+
+    Matches ``.<name>.<pid>.*`` (files or directories) whose ``pid`` no longer runs, and
+    old-style ``.<name>.<random>.tmp*`` / ``.<name>.staging-*`` older than
+    :data:`LEGACY_STALE_SECONDS`.  Returns what was removed (each logged at INFO).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    with_pid = re.compile(rf"^\.{re.escape(name)}\.(\d+)\.")
+    legacy = re.compile(rf"^\.{re.escape(name)}\.(staging-.+|[A-Za-z0-9_]{{8}}\.tmp.*)$")
+    removed: list[Path] = []
+    now = time.time()
+    for entry in directory.iterdir():
+        match = with_pid.match(entry.name)
+        if match:
+            stale = not process_alive(int(match.group(1)))
+        elif legacy.match(entry.name):
+            try:
+                stale = now - entry.lstat().st_mtime > LEGACY_STALE_SECONDS
+            except FileNotFoundError:
+                continue
+        else:
+            continue
+        if not stale:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+            logger.info("removed %s, left behind by an interrupted write", entry)
+    return removed
 
 import numpy as np
 
@@ -26,8 +98,9 @@ def atomic_path(destination: str | os.PathLike[str], suffix: str = "") -> Iterat
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(destination.parent, destination.name)
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=f".tmp{suffix}", dir=destination.parent
+        prefix=temporary_prefix(destination.name), suffix=f".tmp{suffix}", dir=destination.parent
     )
     os.close(fd)
     tmp_path = Path(tmp_name)

@@ -47,3 +47,21 @@ class CallbackMonitor:
 
     def should_stop(self) -> bool:
         return bool(self.stop_callback()) if self.stop_callback is not None else False
+
+
+class NonFiniteTrainingError(RuntimeError):
+    """Training produced a NaN/Inf loss, weight or intensity scale.
+
+    Raised by both backends as soon as a batch loss is non-finite (training stops; the
+    model is not archived) and by the workflow before a model is registered, so an
+    archive is never written with non-finite weights or scales (issue #15 item 1).
+    """
+
+
+def non_finite_loss_message(loss: float, batch: int, epoch: int) -> str:
+    """The message of a non-finite batch loss: what happened and the likely causes."""
+    return (
+        f"training stopped: the loss became {loss} at batch {batch} of epoch {epoch + 1}; no model is saved. "
+        "Likely causes: an nphotons far from the data's real dose (it sets the intensity scale, physics §3), "
+        "non-finite or extreme values in the diffraction data, or a learning rate too high for this data"
+    )

@@ -62,7 +62,8 @@ class BackendOps:
       batch_size)`` → ``(trimmed_obj, pred_amp_scaled, pred_intensity)`` channels-last,
       or None when the backend offers no such function;
     * ``codec()`` → the archive :class:`~ptychopinn_plugin.archive.PayloadCodec`;
-    * ``model_channels(model)``, ``model_probe(model)``, ``trained_intensity_scale(model)``.
+    * ``model_channels(model)``, ``model_probe(model)``, ``trained_intensity_scale(model)``;
+    * ``non_finite_weights(model)`` → names of weights holding NaN/Inf (empty when healthy).
     """
 
     name: str
@@ -73,6 +74,7 @@ class BackendOps:
     model_channels: Callable[[Any], int]
     model_probe: Callable[[Any], Optional[np.ndarray]]
     trained_intensity_scale: Callable[[Any], Optional[float]]
+    non_finite_weights: Callable[[Any], list[str]]
 
 
 def check_backend_name(value: object, owner: str = "backend") -> str:
@@ -132,6 +134,7 @@ def _tensorflow_ops() -> BackendOps:
         model_channels=tfb.model_channels,
         model_probe=tfb.model_probe,
         trained_intensity_scale=trained_scale,
+        non_finite_weights=tfb.non_finite_weights,
     )
 
 
@@ -208,4 +211,5 @@ def _pytorch_ops() -> BackendOps:
         model_channels=models.model_channels,
         model_probe=models.model_probe,
         trained_intensity_scale=models.trained_intensity_scale,
+        non_finite_weights=models.non_finite_weights,
     )

@@ -14,6 +14,7 @@ import os
 from typing import Any, Optional, Union
 
 from ptychopinn_plugin.config import InferenceConfig, TrainingConfig
+from ptychopinn_plugin.config.model_config import ALLOWED_N
 from ptychopinn_plugin.data.container import PtychoDataContainer
 from ptychopinn_plugin.data.raw_data import RawData
 from ptychopinn_plugin.data.subsample import subsample_raw_data
@@ -94,9 +95,17 @@ def create_ptycho_data_container(
         return container
     if not isinstance(data, RawData):
         raise TypeError(f"expected RawData or a PtychoDataContainer; got {type(data).__name__}")
-    n_data = require_model_ready(data, "workflow")
-    if n_data != model.N:
-        raise ValueError(f"the data hold {n_data}×{n_data} diffraction patterns but ModelConfig.N = {model.N}")
+    origin = getattr(data, "source_path", None)
+    named = f"{origin}: " if origin is not None else ""
+    diff = getattr(data, "diff3d", None)
+    n_data = None if diff is None else int(diff.shape[-1])
+    if n_data is not None and n_data != model.N:
+        raise ValueError(
+            f"{named}the diffraction patterns are {n_data}×{n_data} but the model needs N = {model.N}"
+            + ("" if n_data in ALLOWED_N else f" (PtychoPINN supports N = {', '.join(map(str, ALLOWED_N))}): "
+               "crop or bin the patterns to a supported size")
+        )
+    require_model_ready(data, "workflow")
     groups = config.n_groups if n_groups is _FROM_CONFIG else n_groups
     if seed is _FROM_CONFIG:
         seed = config.seed if isinstance(config, TrainingConfig) else INFERENCE_GROUPING_SEED

@@ -113,7 +113,14 @@ def register_loaded(loaded: LoadedArchive, source: Path) -> None:
         training_config=loaded.training_config, intensity_scale=loaded.intensity_scale,
         intensity_scale_trained=loaded.intensity_scale_trained, probe=loaded.probe, history=loaded.history,
         completed=bool(loaded.manifest.get("completed", True)), source=source,
+        reproducibility=_training_facts(loaded),
     ))
+
+
+def _training_facts(loaded: LoadedArchive) -> Optional[dict[str, Any]]:
+    """Facts of the original training worth keeping when a loaded model is saved again."""
+    record = (loaded.info.reproducibility if loaded.info is not None else None) or {}
+    return {"precision": record["precision"]} if "precision" in record else None
 
 
 def apply_legacy_side_effects(loaded: LoadedArchive) -> dict[str, Any]:
@@ -209,4 +216,29 @@ def reconstruct(predictor: InferencePredictor, data: Any, config: InferenceConfi
     container = create_ptycho_data_container(data, config)
     outcome = stitch_container(container, predictor=predictor, M=config.stitch_crop_size, flip_x=flip_x,
                                flip_y=flip_y, transpose=transpose, keep_patches=keep_patches)
+    require_finite_reconstruction(outcome.image, config.model_path)
     return container, outcome
+
+
+class NonFiniteReconstructionError(ValueError):
+    """The network produced NaN/Inf; such a reconstruction is never written (issue #15 item 1)."""
+
+
+def require_finite_reconstruction(image: Any, model_path: Any = None) -> None:
+    """``NonFiniteReconstructionError`` when the stitched object holds NaN/Inf.
+
+    Uncovered canvas pixels are 0, so any non-finite pixel comes from the network: a model
+    trained to a non-finite loss (archives written before that was refused), or data far
+    outside what it was trained on.
+    """
+    import numpy as np
+
+    values = np.asarray(image)
+    bad = int(np.count_nonzero(~np.isfinite(values)))
+    if bad:
+        source = f"the model {model_path}" if model_path else "the model"
+        raise NonFiniteReconstructionError(
+            f"{source} produced a non-finite reconstruction ({bad} of {values.size} pixels are NaN/Inf); "
+            "nothing is written. The model was probably trained to a non-finite loss (see its training "
+            "history) — retrain it with an nphotons matching the data"
+        )

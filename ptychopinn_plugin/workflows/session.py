@@ -67,6 +67,9 @@ class CurrentModel:
     """False when training was stopped by the caller (archived as ``completed: false``)."""
     source: Optional[Path] = None
     """Archive the model was loaded from (None after training)."""
+    reproducibility: Optional[dict[str, Any]] = None
+    """Extra reproducibility facts of the training (e.g. the precision it actually ran in),
+    merged into the archive's ``reproducibility.json``."""
 
     @property
     def autoencoder(self) -> Any:
@@ -141,6 +144,7 @@ def save_model(out_prefix: Any, model: Optional[CurrentModel] = None) -> Path:
         probe=model.probe,
         history=model.history,
         completed=model.completed,
+        reproducibility=model.reproducibility,
     )
     logger.info("saved the current %s model to %s", model.backend, path)
     return path

@@ -32,7 +32,7 @@ from ptychopinn_plugin.data.container import PtychoDataContainer
 from ptychopinn_plugin.data.npz_io import metadata_nphotons
 from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
 from ptychopinn_plugin.physics.probe import normalise_probe
-from ptychopinn_plugin.util.progress import TrainingMonitor
+from ptychopinn_plugin.util.progress import NonFiniteTrainingError, TrainingMonitor
 from ptychopinn_plugin.workflows.backend_ops import BackendOps, resolve_backend
 from ptychopinn_plugin.workflows.data_prep import create_ptycho_data_container
 from ptychopinn_plugin.workflows.session import CurrentModel, require_current_model, set_current_model
@@ -171,6 +171,7 @@ def register_trained_model(ops: BackendOps, trained: Any, config: TrainingConfig
             f"the {ops.name} backend trained with intensity scale {trained.intensity_scale} but the workflow "
             f"computed {scale} from nphotons = {config.nphotons}, N = {config.model.N}"
         )
+    _require_finite_model(ops, trained)
     model_probe = ops.model_probe(trained.autoencoder)
     if model_probe is None:
         model_probe = trained.probe if trained.probe is not None else fallback_probe
@@ -186,9 +187,30 @@ def register_trained_model(ops: BackendOps, trained: Any, config: TrainingConfig
         probe=np.asarray(model_probe, dtype=np.complex64),
         history=dict(trained.history),
         completed=bool(trained.completed),
+        reproducibility={"precision": str(getattr(trained, "precision", "32-true"))},
     )
     set_current_model(model)
     return model
+
+
+def _require_finite_model(ops: BackendOps, trained: Any) -> None:
+    """``NonFiniteTrainingError`` when the trained scale or any weight is NaN/Inf.
+
+    The backends already stop at the first non-finite batch loss; this also catches the
+    last optimiser step, whose update no later loss sees.  Nothing is registered, so no
+    archive can be written (let alone marked complete) from such a model.
+    """
+    scales = {"intensity_scale": trained.intensity_scale, "intensity_scale_trained": trained.intensity_scale_trained}
+    bad_scales = [f"{name} = {value}" for name, value in scales.items() if not math.isfinite(float(value))]
+    bad_weights = ops.non_finite_weights(trained.autoencoder)
+    if bad_scales or bad_weights:
+        shown = ", ".join(bad_weights[:5]) + (f" and {len(bad_weights) - 5} more" if len(bad_weights) > 5 else "")
+        raise NonFiniteTrainingError(
+            "training produced a non-finite model; it is not saved: "
+            + "; ".join(bad_scales + ([f"NaN/Inf in the weights {shown}"] if bad_weights else []))
+            + ". Likely causes: an nphotons far from the data's real dose, extreme values in the data, "
+            "or a learning rate too high"
+        )
 
 
 def training_results(ops: BackendOps, trained: Any, config: TrainingConfig, train_container: Any,

@@ -115,10 +115,10 @@ def test_round_trip_load(saved_archive, archive_fields, kit):
     assert loaded.info.archive_sha256 == hashlib.sha256(saved_archive.read_bytes()).hexdigest()
     assert loaded.info.manifest_sha256 == hashlib.sha256(_members(saved_archive)["manifest.json"]).hexdigest()
     assert loaded.info.reproducibility["seed"] == 7
-    # only the requested model is decoded
+    # only the requested model is returned, but every payload is decoded and verified (issue #15 item 6)
     codec2 = kit.NpzWeightsCodec()
     only = load_archive(saved_archive, lambda backend: codec2, model_names=["diffraction_to_obj"])
-    assert list(only.models) == ["diffraction_to_obj"] and codec2.loads == ["diffraction_to_obj"]
+    assert list(only.models) == ["diffraction_to_obj"] and codec2.loads == ["diffraction_to_obj", "autoencoder"]
 
 
 def test_gridsize_and_supervised_round_trip(tmp_path, archive_fields, kit):

@@ -179,6 +179,8 @@ def test_legacy_dill_manifest_refused_without_unpickling(tmp_path, codec, sandbo
         message = str(excinfo.value)
         assert "legacy" in message and "pickle" in message
         assert "ptychopinn convert-legacy-archive --trust-pickle" in message
+        # issue #15 item 7: the converter does not exist, so the message says so and what to do instead
+        assert "ships no converter" in message and "retrain the model with ptychopinn-train" in message
     # an unpacked legacy directory is recognised too
     unpacked = tmp_path / "unpacked"
     unpacked.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -384,13 +385,25 @@ def test_not_an_npz_archive(tmp_path):
         RawData.from_file(npy)
 
 
-@pytest.mark.parametrize("content", [b"", b"plain text, not a zip", bytes(range(256))])
-def test_garbage_file_is_a_value_error(tmp_path, content):
+@pytest.mark.parametrize("content, expected", [
+    (b"", r"is empty \(0 bytes\); expected an NPZ dataset file"),
+    (b"plain text, not a zip", r"is not an NPZ archive \(it starts with b'plai': text\)"),
+    (bytes(range(256)), r"is not an NPZ archive .*not a zip archive"),
+    (b"PK\x03\x04 truncated zip", "not a readable NPZ archive"),
+])
+def test_garbage_file_is_a_value_error_naming_the_file(tmp_path, content, expected):
+    """Issue #15 item 7: a text file renamed .npz used to be reported as "pickled data"."""
     path = tmp_path / "garbage.npz"
     path.write_bytes(content)
-    with pytest.raises(ValueError, match="not a readable NPZ") as err:
+    with pytest.raises(ValueError, match=expected) as err:
         RawData.from_file(path)
     assert str(path) in str(err.value)
+    assert "pickled" not in str(err.value)  # NumPy's misleading "pickled data" for non-zip files
+
+
+def test_directory_given_as_dataset_is_named_as_such(tmp_path):
+    with pytest.raises(IsADirectoryError, match=re.escape(f"{tmp_path} is a directory; expected an NPZ dataset file")):
+        RawData.from_file(tmp_path)
 
 
 def test_load_dataset_arrays_reports_key_used(base_arrays, write_dataset):

@@ -32,6 +32,7 @@ from ptychopinn_plugin.backends.tf.models import (
     model_probe,
     named_weights,
     network_parameter_count,
+    non_finite_weights,
     set_named_weights,
     trained_intensity_scale,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "model_probe",
     "named_weights",
     "network_parameter_count",
+    "non_finite_weights",
     "predict_objects",
     "sample_shifted",
     "save_keras_model",

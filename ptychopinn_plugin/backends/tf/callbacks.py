@@ -14,7 +14,12 @@ from typing import Any, Optional
 
 import keras
 
-from ptychopinn_plugin.util.progress import CallbackMonitor, TrainingMonitor
+from ptychopinn_plugin.util.progress import (
+    CallbackMonitor,
+    NonFiniteTrainingError,
+    TrainingMonitor,
+    non_finite_loss_message,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +68,20 @@ class MonitorCallback(keras.callbacks.Callback):
         self.nepochs = int(nepochs)
         self.batches_done = 0
         self.stop_requested = False
+        self._epoch = 0
 
     def on_train_batch_end(self, batch: int, logs: Optional[dict[str, Any]] = None) -> None:
         self.batches_done += 1
+        loss = _as_floats(logs).get("loss")
+        if loss is not None and not math.isfinite(loss):
+            raise NonFiniteTrainingError(non_finite_loss_message(loss, batch + 1, self._epoch))
         if self.monitor is not None and self.monitor.should_stop():
             self.stop_requested = True
             logger.info("training stop requested after %d batches", self.batches_done)
             raise StopRequested()
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict[str, Any]] = None) -> None:
+        self._epoch = int(epoch)
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict[str, Any]] = None) -> None:
         values = _as_floats(logs)

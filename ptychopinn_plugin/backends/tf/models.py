@@ -254,6 +254,11 @@ def model_probe(model: keras.Model) -> Optional[np.ndarray]:
     return None if layer is None else layer.probe()
 
 
+def non_finite_weights(model: keras.Model) -> list[str]:
+    """Paths of the model's weights holding NaN/Inf (empty for a healthy model)."""
+    return [str(w.path) for w in model.weights if not np.all(np.isfinite(np.asarray(w)))]
+
+
 def model_channels(model: keras.Model) -> int:
     """Channels ``C`` the model's ``input`` expects."""
     return int(model.inputs[0].shape[-1])

@@ -67,6 +67,8 @@ class TrainResult:
     batches_run: int = 0
     seconds: float = 0.0
     history_epochs: list[int] = field(default_factory=list)
+    precision: str = "32-true"
+    """The precision training ran in (archived in reproducibility.json)."""
 
 
 def make_optimizer() -> keras.optimizers.Optimizer:
@@ -215,4 +217,5 @@ def train_models(
         batches_run=bridge.batches_done,
         seconds=elapsed,
         history_epochs=list(range(epochs_run)),
+        precision="32-true",
     )

@@ -34,6 +34,7 @@ _EXPORTS = {
     "trained_intensity_scale": "models",
     "model_probe": "models",
     "model_channels": "models",
+    "non_finite_weights": "models",
     "copy_weights_from_keras": "weights",
     "keras_weight_names": "weights",
     "PtychoDataContainerTorch": "container",

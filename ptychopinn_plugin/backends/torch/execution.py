@@ -157,6 +157,18 @@ def inference_batch_size(execution_config: Optional[PyTorchExecutionConfig], tra
     return int(training_batch_size)
 
 
+def resolve_precision(precision: str, accelerator: str) -> tuple[str, str]:
+    """``(Lightning precision, reason)`` for a configured precision on a resolved accelerator
+    (``'auto'`` → :func:`ptychopinn_plugin.util.hardware.choose_precision`)."""
+    from ptychopinn_plugin.util.hardware import choose_precision
+
+    device = {"gpu": "cuda"}.get(accelerator, accelerator)
+    cuda_bf16 = False
+    if precision == "auto" and device == "cuda" and torch.cuda.is_available():
+        cuda_bf16 = bool(torch.cuda.is_bf16_supported())
+    return choose_precision(precision, device=device, cuda_bf16=cuda_bf16)
+
+
 def build_trainer(
     execution_config: PyTorchExecutionConfig,
     *,
@@ -169,11 +181,13 @@ def build_trainer(
     from lightning.pytorch import Trainer
 
     exe = execution_config
+    accelerator = resolve_accelerator(exe.accelerator)
+    precision, _ = resolve_precision(exe.precision, accelerator)
     return Trainer(
-        accelerator=resolve_accelerator(exe.accelerator),
+        accelerator=accelerator,
         devices=exe.devices,
         strategy=exe.strategy,
-        precision=exe.precision,
+        precision=precision,
         deterministic=exe.deterministic,
         gradient_clip_val=exe.gradient_clip_val,
         gradient_clip_algorithm=exe.gradient_clip_algorithm if exe.gradient_clip_val is not None else None,

@@ -20,6 +20,7 @@ state dict back to the launching process, so the history comes back with the wei
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from typing import Any, Optional
 
@@ -28,6 +29,7 @@ from lightning.pytorch import LightningModule
 from tensordict import TensorDict
 
 from ptychopinn_plugin.config import PyTorchExecutionConfig
+from ptychopinn_plugin.util.progress import NonFiniteTrainingError, non_finite_loss_message
 
 from .losses import LossSpec, batch_scale, pinn_loss_terms, supervised_loss_terms
 from .models import Autoencoder, DiffractionToObj
@@ -146,6 +148,9 @@ class PtychoLightningModule(LightningModule):
 
     def training_step(self, batch: TensorDict, batch_idx: int) -> torch.Tensor:
         terms = self.loss_terms(batch)
+        loss = float(terms["loss"].detach())
+        if not math.isfinite(loss):
+            raise NonFiniteTrainingError(non_finite_loss_message(loss, batch_idx + 1, int(self.current_epoch)))
         b = int(batch.batch_size[0])
         self._log_terms(terms, "train", b)
         self.train_sums.add(terms, b)

@@ -364,6 +364,12 @@ def model_probe(model: nn.Module) -> Optional[np.ndarray]:
     return None if illumination is None else illumination.probe()
 
 
+def non_finite_weights(model: nn.Module) -> list[str]:
+    """Names of the model's parameters and buffers holding NaN/Inf (empty for a healthy model)."""
+    return [name for name, value in model.state_dict().items()
+            if (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all())]
+
+
 def model_channels(model: nn.Module) -> int:
     """Channels ``C`` the model's input expects."""
     return int(_core(model).channels)

@@ -34,7 +34,14 @@ from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_s
 from ptychopinn_plugin.physics.probe import normalise_probe
 
 from .datamodule import BatchDataModule, LoaderOptions, PtychoDataModule, numpy_container
-from .execution import build_callbacks, build_trainer, is_spawn_strategy, trains_in_child_processes
+from .execution import (
+    build_callbacks,
+    build_trainer,
+    is_spawn_strategy,
+    resolve_accelerator,
+    resolve_precision,
+    trains_in_child_processes,
+)
 from .lightning_module import PtychoLightningModule
 from .losses import LossSpec
 from .models import Autoencoder, DiffractionToObj, build_models, trained_intensity_scale
@@ -69,6 +76,8 @@ class TrainResult:
     batches_run: int = 0
     seconds: float = 0.0
     history_epochs: list[int] = field(default_factory=list)
+    precision: str = "32-true"
+    """The precision training actually ran in ('auto' resolved; archived in reproducibility.json)."""
 
 
 def _normalised_probe(source: Any, probe: Optional[np.ndarray], cfg: ModelConfig) -> Optional[np.ndarray]:
@@ -175,6 +184,8 @@ def _fit(
                 "the epochs after training ends and cannot stop the run", exe.strategy,
             )
     n_val = len(datamodule.val_set) if has_validation else 0
+    precision, reason = resolve_precision(exe.precision, resolve_accelerator(exe.accelerator))
+    logger.info("training precision %s (%s); the physics runs in float32", precision, reason)
     logger.info(
         "training (torch, %s) %s N=%d gridsize=%d on %d groups (%d validation), %d epochs, batch %d, s=%.6g, "
         "strategy=%s devices=%s",
@@ -220,6 +231,7 @@ def _fit(
         batches_run=int(record["batches_done"]),
         seconds=elapsed,
         history_epochs=list(range(epochs_run)),
+        precision=precision,
     )
 
 
