@@ -81,7 +81,8 @@ def lattice(step: float, low: float, high: float) -> np.ndarray:
 
 
 def build(probe_kind: str, gridsize: int, *, n_train_objects: int = 2, groups_per_object: int | None = None,
-          train_step: float = TRAIN_STEP, seed: int = 0, object_kind: str = "lines") -> LinesData:
+          train_step: float = TRAIN_STEP, seed: int = 0, object_kind: str = "lines",
+          test_step: float = TEST_GROUP_STEP) -> LinesData:
     """Training container (all training objects) and one test container per held-out object."""
     cfg = sim_config(probe_kind, object_kind=object_kind)
     probe = simulated_probe(cfg)
@@ -102,11 +103,19 @@ def build(probe_kind: str, gridsize: int, *, n_train_objects: int = 2, groups_pe
         containers.append(PtychoDataContainer.from_grouped(grouped, probe, NPHOTONS))
         objects.append(obj)
     train = concat(containers)
+    tests = build_tests(cfg, probe, gridsize, test_step)
+    return LinesData(train, tests, objects, probe, n_patterns)
+
+
+def build_tests(cfg: SimulationConfig, probe: np.ndarray, gridsize: int,
+                test_step: float = TEST_GROUP_STEP) -> list[tuple[PtychoDataContainer, np.ndarray]]:
+    """One container per held-out object: groups every ``test_step`` px (paper: 20)."""
+    low, high = cfg.scan_low, cfg.scan_high
     tests = []
     for stream in TEST_STREAMS:
         obj = simulated_object(cfg, _object_seed(cfg, stream))
         half = MEMBER_SPACING / 2 if gridsize == 2 else 0.0
-        ax = lattice(TEST_GROUP_STEP, low + half, high - half)
+        ax = lattice(test_step, low + half, high - half)
         gy, gx = np.meshgrid(ax, ax, indexing="ij")
         if gridsize == 2:
             offsets = np.array([(-half, -half), (-half, half), (half, -half), (half, half)])
@@ -117,7 +126,7 @@ def build(probe_kind: str, gridsize: int, *, n_train_objects: int = 2, groups_pe
         raw = simulate_raw(obj, probe, x, y, seed=2000 + stream)
         grouped = raw.generate_grouped_data(64, K=4, nsamples=None, seed=0, gridsize=gridsize)
         tests.append((PtychoDataContainer.from_grouped(grouped, probe, NPHOTONS), obj))
-    return LinesData(train, tests, objects, probe, n_patterns)
+    return tests
 
 
 def concat(containers: list[PtychoDataContainer]) -> PtychoDataContainer:

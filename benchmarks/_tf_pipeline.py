@@ -162,10 +162,12 @@ class Evaluation:
 
 
 def evaluate_patches(
-    patches: np.ndarray, container: PtychoDataContainer, ground_truth: np.ndarray, M: int = STITCH_CROP
+    patches: np.ndarray, container: PtychoDataContainer, ground_truth: np.ndarray, M: int = STITCH_CROP,
+    weight: Optional[np.ndarray] = None,
 ) -> tuple[dict[str, Any], StitchResult]:
-    """Stitch predicted ``trimmed_obj`` patches at the group centres and score them."""
-    stitched = stitch_patches(patches, container.global_offsets, M=M)
+    """Stitch predicted ``trimmed_obj`` patches at the group centres and score them
+    (``weight``: optional ``(M, M)`` stitch weight, e.g. the probe's illumination)."""
+    stitched = stitch_patches(patches, container.global_offsets, M=M, weight=weight)
     metrics = eval_reconstruction(
         stitched.image, ground_truth, canvas_com=stitched.com_xy, register=True, phase_align_method="plane"
     )
@@ -182,6 +184,7 @@ def evaluate_model(
     batch_size: int = 64,
     positions: Optional[np.ndarray] = None,
     predict_objects: Optional[Callable[..., np.ndarray]] = None,
+    weight: Optional[np.ndarray] = None,
 ) -> Evaluation:
     """Predict every test group with the stored training ``s`` and score the stitched object.
 
@@ -197,7 +200,7 @@ def evaluate_model(
     pos = container.coords_nominal if positions is None else positions
     patches = predict_objects(diffraction_to_obj, container.X, pos, intensity_scale, batch_size=batch_size)
     seconds = time.perf_counter() - t0
-    metrics, stitched = evaluate_patches(patches, container, ground_truth, M=M)
+    metrics, stitched = evaluate_patches(patches, container, ground_truth, M=M, weight=weight)
     return Evaluation(metrics=metrics, stitched=stitched, predict_seconds=seconds, n_patterns=int(container.X.shape[0]))
 
 

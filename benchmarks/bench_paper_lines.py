@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 import _lines_data  # noqa: E402
 from _pinn_loop import LoopConfig, build_core, load1, train_loop  # noqa: E402
 
+DENSE_STEP = 8
 PAPER = {"g1-disk": 0.620, "g2-disk": 0.952, "g1-exp": 0.904, "g2-exp": 0.968}
 
 
@@ -58,6 +59,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dense-eval", action="store_true",
+                   help="also score each held-out object with groups every 8 px, stitched with M = 8 (only the "
+                        "well-lit centre of every patch) and with M = 32 weighted by the probe's illumination "
+                        "(a diagnosis aid next to the paper's 20 px / M = 20)")
     p.add_argument("--object-big", type=int, choices=(0, 1), default=1,
                    help="ModelConfig.object_big (physics §5): 1 = merge the C patches (our default), 0 = one "
                         "object per group seen by all C probes (the paper's setting)")
@@ -141,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     core = build_core(model_config, data.probe, s, args.seed)
     n_params = sum(p.numel() for p in core.generator.parameters())
 
+    from ptychopinn_plugin.physics.stitching import illumination_weight
+
+    dense_tests = []
+    if args.dense_eval:
+        dense_tests = _lines_data.build_tests(_lines_data.sim_config(probe_kind), data.probe, gridsize,
+                                              test_step=DENSE_STEP)
     probe_batch = _probe_batch(data.train, 64)
     checkpoints = [0]
     if args.diagnose:
@@ -161,10 +172,19 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             results = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64)
                        for c, obj in data.tests]
+            dense = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64, M=DENSE_STEP)
+                     for c, obj in dense_tests]
+            weighted = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64, M=32,
+                                       weight=illumination_weight(data.probe, 32))
+                        for c, obj in dense_tests]
         if args.save_images:
             checkpoints[0] += 1  # checkpoint number (the last one may come after a partial interval)
             _save_image(Path(args.save_images) / f"{args.case}_{args.architecture}_checkpoint{checkpoints[0]:03d}.png",
                         results[0].stitched.image, data.tests[0][1])
+        if dense:
+            print("    dense 8 px / M = 8: " + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in (r.ssim for r in dense))
+                  + ";  dense 8 px / M = 32 illumination-weighted: "
+                  + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in (r.ssim for r in weighted)), flush=True)
         return [r.ssim for r in results]
 
     loop = LoopConfig(steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, learning_rate=args.lr,

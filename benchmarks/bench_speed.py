@@ -15,9 +15,11 @@ job at a time; the 1-minute load is recorded next to every timing):
   (its bf16 policy is not implemented yet, so its 'auto' is float32);
 * **inference, end to end**: ``workflows.inference.reconstruct`` (grouping, prediction and
   stitching; model loading excluded) of a ``--scan``-position raster scan (45 × 45 by
-  default) with the model just trained — the library's defaults (what
-  ``ptychopinn-infer`` does), and for PyTorch also batch 256 in float32 and in bf16
-  autocast (the physics stays float32 either way).  A first call, then the best of 2.
+  default; a quarter as many positions at N = 128) with the model just trained — the library's defaults (what
+  ``ptychopinn-infer`` does: PyTorch with ``precision='auto'``), and for PyTorch also in
+  float32 (the physics stays float32 either way).  A first call, then one timed call;
+* **archive size**: the archive ``save_model`` writes for the trained models, against the
+  bytes of their float32 weights.
 
 Results: stdout, ``benchmarks/results/speed.json`` and (unless ``--no-doc``) the
 "## Speed: float32 against precision auto" section of ``docs/benchmarks.md``.
@@ -32,7 +34,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -41,8 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench_common import first_and_best, load1, machine_description, publish  # noqa: E402
 
 HEADING = "## Speed: float32 against precision auto"
-INFERENCE_REPEATS = 2
-LARGE_BATCH = 256
+INFERENCE_REPEATS = 1
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -72,16 +73,7 @@ def _scan_data(N: int, positions: int) -> Any:
                    np.zeros(len(d.xcoords), np.int64), objectGuess=d.objectGuess)
 
 
-@contextlib.contextmanager
-def _bf16_autocast() -> Iterator[None]:
-    import torch
-
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        yield
-
-
-def _time_reconstruct(predictor: Any, data: Any, N: int, gridsize: int,
-                      context: Callable[[], Any] = contextlib.nullcontext) -> dict:
+def _time_reconstruct(predictor: Any, data: Any, N: int, gridsize: int) -> dict:
     from ptychopinn_plugin.config import InferenceConfig, ModelConfig
     from ptychopinn_plugin.workflows.inference import reconstruct
 
@@ -89,8 +81,7 @@ def _time_reconstruct(predictor: Any, data: Any, N: int, gridsize: int,
                              test_data_file=Path("bench.npz"))
 
     def call() -> None:
-        with context():
-            reconstruct(predictor, data, config)
+        reconstruct(predictor, data, config)
 
     first, best = first_and_best(call, INFERENCE_REPEATS)
     positions = len(data.xcoords)
@@ -106,18 +97,42 @@ def _inference_rows(backend: str, result: Any, N: int, gridsize: int, data: Any)
     ops = resolve_backend(backend)
     model_config = ModelConfig(N=N, gridsize=gridsize)
 
-    def predictor(batch: int | None = None) -> Any:
+    def predictor(precision: str = "auto") -> Any:
         from ptychopinn_plugin.workflows.backend_ops import DEFAULT_PREDICT_BATCH_SIZE
 
         return InferencePredictor(result.diffraction_to_obj, ops, model_config, result.intensity_scale,
-                                  batch or DEFAULT_PREDICT_BATCH_SIZE)
+                                  DEFAULT_PREDICT_BATCH_SIZE, precision=precision)
 
     rows = [{"variant": "library default", **_time_reconstruct(predictor(), data, N, gridsize)}]
     if backend == "pytorch":
-        rows.append({"variant": "float32", **_time_reconstruct(predictor(LARGE_BATCH), data, N, gridsize)})
-        rows.append({"variant": "bf16 autocast", **_time_reconstruct(predictor(LARGE_BATCH), data, N, gridsize,
-                                                                     _bf16_autocast)})
+        rows.append({"variant": "float32", **_time_reconstruct(predictor("32-true"), data, N, gridsize)})
     return rows
+
+
+def _archive_size(backend: str, result: Any, N: int, gridsize: int) -> dict:
+    """Bytes of the archive ``save_model`` writes for the trained models, and of their float32 weights."""
+    import shutil
+    import tempfile
+
+    from ptychopinn_plugin.config import ModelConfig, TrainingConfig
+    from ptychopinn_plugin.workflows.session import CurrentModel, save_model
+
+    config = ModelConfig(N=N, gridsize=gridsize)
+    model = CurrentModel(backend=backend, models={"autoencoder": result.autoencoder,
+                                                  "diffraction_to_obj": result.diffraction_to_obj},
+                         model_config=config, training_config=TrainingConfig(model=config, backend=backend),
+                         intensity_scale=result.intensity_scale, intensity_scale_trained=result.intensity_scale_trained,
+                         probe=np.asarray(result.probe, np.complex64))
+    if backend == "pytorch":
+        weights = sum(v.numel() * 4 for v in result.autoencoder.state_dict().values() if v.is_floating_point())
+    else:
+        weights = sum(int(np.prod(w.shape)) * 4 for w in result.autoencoder.weights)
+    directory = tempfile.mkdtemp(prefix="bench-speed-archive-")
+    try:
+        size = save_model(directory, model).stat().st_size
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return {"archive_bytes": size, "weight_bytes": weights}
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -127,7 +142,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     rows = []
     for case in args.cases.split(","):
         N, g = (int(v) for v in case.lower().split("x"))
-        data = _scan_data(N, args.scan)
+        data = _scan_data(N, args.scan // (N // 64) ** 2)  # the same pixel count per scan at every N
         for backend in args.backends.split(","):
             runs: list[tuple[str, dict]] = []
             if backend == "pytorch":
@@ -144,6 +159,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                     "train_groups_per_s": row["train_groups_per_s"], "steady_epoch_s": row["steady_epoch_s"],
                     "train_load": row["load_after_training"],
                     "inference": _inference_rows(backend, result, N, g, data) if requested == runs[-1][0] else [],
+                    **_archive_size(backend, result, N, g),
                 }
                 rows.append(record)
                 print(_row_text(record), flush=True)
@@ -160,8 +176,8 @@ def _row_text(r: dict) -> str:
 
 def format_table(rows: list[dict]) -> str:
     lines = ["| N | g | backend | precision (requested → used) | train groups/s | speed-up vs float32 | "
-             "inference, end to end: patterns/s (batch, variant) | load |",
-             "|---:|---:|---|---|---:|---:|---|---|"]
+             "inference, end to end: patterns/s (batch, variant) | archive MB (× float32 weights) | load |",
+             "|---:|---:|---|---|---:|---:|---|---|---|"]
     fp32 = {(r["N"], r["gridsize"], r["backend"]): r["train_groups_per_s"] for r in rows if r["requested"] == "32-true"}
     for r in rows:
         base = fp32.get((r["N"], r["gridsize"], r["backend"]))
@@ -169,7 +185,8 @@ def format_table(rows: list[dict]) -> str:
         inference = "<br>".join(f"{i['patterns_per_s']:.0f} ({i['batch']}, {i['variant']})" for i in r["inference"])
         loads = ", ".join([f"{r['train_load']:.2f}"] + [f"{i['load']:.2f}" for i in r["inference"]])
         lines.append(f"| {r['N']} | {r['gridsize']} | {r['backend']} | {r['requested']} → {r['precision']} | "
-                     f"{r['train_groups_per_s']:.1f} | {ratio} | {inference or '—'} | {loads} |")
+                     f"{r['train_groups_per_s']:.1f} | {ratio} | {inference or '—'} | "
+                     f"{r['archive_bytes'] / 1e6:.1f} ({r['archive_bytes'] / r['weight_bytes']:.2f}×) | {loads} |")
     return "\n".join(lines)
 
 
@@ -198,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     body = f"""Command: `.venv/bin/python benchmarks/bench_speed.py --cases {args.cases} --backends {args.backends} --groups {args.groups} --epochs {args.epochs} --scan {args.scan}` ({_dt.date.today().isoformat()}; {describe()}; total {seconds:.0f} s; one job at a time).
 
-Training: steady-state groups/s (a group = gridsize² patterns) of the default network (k = 2, batch 16) over epochs 2…{args.epochs}; PyTorch in float32 and with `precision='auto'`, side by side in this one run. Inference: `reconstruct` (grouping + prediction + stitching, model loading excluded) of a {args.scan}-position scan with the trained model, best of {INFERENCE_REPEATS} after a first call; "library default" is what `ptychopinn-infer` does. Load: 1-minute load average after training and after each inference variant.
+Training: steady-state groups/s (a group = gridsize² patterns) of the default network (k = 2, batch 16) over epochs 2…{args.epochs}; PyTorch in float32 and with `precision='auto'`, side by side in this one run. Inference: `reconstruct` (grouping + prediction + stitching, model loading excluded) of a {args.scan}-position scan at N = 64 ({args.scan // 4} positions at N = 128: the same pixels) with the trained model, best of {INFERENCE_REPEATS} after a first call; "library default" is what `ptychopinn-infer` does. Load: 1-minute load average after training and after each inference variant.
 
 {table}
 """

@@ -57,6 +57,22 @@ class PayloadCodec(Protocol):
         ...
 
 
+# Optional codec capability (format 3.1, issue #12): a codec that defines
+#
+#     def derive_model(self, source: Any, *, name: str, source_name: str, params: dict[str, Any]) -> Any
+#     def derivable(self, source: Any, model: Any) -> bool   # model is source's view (weights shared)
+#
+# can rebuild model ``name`` from the already decoded model ``source_name`` (sharing its
+# weights).  The writer then stores no payload for ``name`` (manifest ``derived_models``)
+# and the reader calls ``derive_model`` instead of ``load_model``; ``verify_model`` runs
+# on the derived model as on any other.
+
+
+def can_derive(codec: Any) -> bool:
+    """Whether ``codec`` implements the optional ``derive_model`` capability."""
+    return callable(getattr(codec, "derive_model", None)) and callable(getattr(codec, "derivable", None))
+
+
 CodecResolver = Callable[[str], PayloadCodec]
 """Maps an archive's backend name to the codec that loads it (may raise the §8
 ``RuntimeError`` when that backend's framework is not installed)."""

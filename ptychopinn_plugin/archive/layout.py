@@ -11,8 +11,13 @@ import re
 from ptychopinn_plugin.config import ARCHIVE_NAME  # noqa: F401  "wts.h5.zip" (re-exported; not HDF5)
 
 FORMAT_NAME = "ptychopinn-model-archive"
-FORMAT_VERSION = "3.0"
+FORMAT_VERSION = "3.1"
 FORMAT_MAJOR = 3
+FORMAT_MINOR = 1
+"""3.1 (issue #12): optional ``derived_models`` — models rebuilt from another archived
+model's weights (``diffraction_to_obj`` shares every weight with ``autoencoder``), so each
+weight is stored once.  3.0 archives (every model has its own payload) stay readable."""
+DERIVED_MODELS_KEY = "derived_models"
 PARAMS_SCHEMA = "ptychopinn.params/1"
 REPRODUCIBILITY_SCHEMA = "ptychopinn.reproducibility/1"
 

@@ -29,14 +29,16 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ptychopinn_plugin.archive.codec import CodecResolver, PayloadCodec
+from ptychopinn_plugin.archive.codec import CodecResolver, PayloadCodec, can_derive
 from ptychopinn_plugin.archive.errors import ArchiveBackendMismatchError
 from ptychopinn_plugin.archive.jsonio import decode_number, loads
 from ptychopinn_plugin.archive.layout import (
     ARCHIVE_NAME,
     BACKENDS,
     CONVERTER_COMMAND,
+    DERIVED_MODELS_KEY,
     FORMAT_MAJOR,
+    FORMAT_MINOR,
     FORMAT_NAME,
     FORMAT_VERSION,
     HISTORY_NAME,
@@ -192,7 +194,8 @@ def validate_manifest(manifest: Any, label: str) -> None:
             f"{label}: unsupported archive format_version {version!r}; this ptychopinn reads "
             f"format_version {FORMAT_VERSION} (major version {FORMAT_MAJOR})"
         )
-    if version != FORMAT_VERSION:
+    minor_text = version.split(".", 1)[1] if "." in version else "0"
+    if not minor_text.isdigit() or int(minor_text) > FORMAT_MINOR:
         logger.warning("%s: archive format_version %s is newer than %s; reading it as %s",
                        label, version, FORMAT_VERSION, FORMAT_VERSION)
     backend = _require(manifest, "backend", str, label)
@@ -206,6 +209,12 @@ def validate_manifest(manifest: Any, label: str) -> None:
             check_model_name(name)
         except ValueError as exc:
             raise ValueError(f"{label}: manifest.json 'models': {exc}") from None
+    derived = manifest.get(DERIVED_MODELS_KEY, {})
+    if not isinstance(derived, dict) or any(
+            not isinstance(k, str) or not isinstance(v, str) or k not in models or v not in models or v in derived
+            or k == v for k, v in derived.items()):
+        raise ValueError(f"{label}: manifest.json '{DERIVED_MODELS_KEY}' = {derived!r} must map archived model names "
+                         "to archived models that have their own payload")
     if _require(manifest, "model_type", str, label) not in MODEL_TYPES:
         raise ValueError(f"{label}: manifest.json model_type {manifest['model_type']!r} is invalid; expected one of {MODEL_TYPES}")
     _require(manifest, "completed", bool, label)
@@ -227,7 +236,9 @@ def _verify_members(source: Source, manifest: dict[str, Any]) -> None:
     """Member set == listed files (+ manifest) and every sha256 matches (§7.5 item 4)."""
     label = source.label
     files: dict[str, str] = manifest["files"]
-    required = [PARAMS_NAME, PROBE_NAME] + [payload_member(m, manifest["backend"]) for m in manifest["models"]]
+    derived = manifest.get(DERIVED_MODELS_KEY, {})
+    required = [PARAMS_NAME, PROBE_NAME] + [payload_member(m, manifest["backend"]) for m in manifest["models"]
+                                            if m not in derived]
     for member in required:
         if member not in files:
             raise ValueError(f"{label}: required archive member '{member}' is not listed in manifest.json")
@@ -348,6 +359,7 @@ class ArchiveHandle:
         self._source = source
         self.info = info
         self._scratch = scratch
+        self._decoded: dict[str, Any] = {}
         self._finalizer = weakref.finalize(self, _cleanup, source, scratch)
 
     def __enter__(self) -> "ArchiveHandle":
@@ -382,6 +394,9 @@ class ArchiveHandle:
         if not self._finalizer.alive:
             raise ValueError(f"archive {self._source.label} is closed")
         self.require_model(name)
+        if name in self.info.manifest.get(DERIVED_MODELS_KEY, {}):
+            raise ValueError(f"{self._source.label}: model '{name}' has no payload of its own (it is derived from "
+                             f"'{self.info.manifest[DERIVED_MODELS_KEY][name]}')")
         backend = self.info.backend
         member = payload_member(name, backend)
         destination = self._scratch_dir() / check_model_name(name) / PAYLOAD_FILENAMES[backend]
@@ -404,8 +419,28 @@ class ArchiveHandle:
         return destination
 
     def load_model(self, name: str, codec: PayloadCodec) -> Any:
-        """Decode one model with ``codec`` and verify its shapes (§7.5 items 6–7)."""
+        """Decode one model with ``codec`` and verify its shapes (§7.5 items 6–7).
+
+        A derived model (format 3.1) is rebuilt from its source model, which is decoded
+        first (once per handle: the derived model shares the source's weights)."""
         self.require_model(name)
+        if name in self._decoded:
+            return self._decoded[name]
+        source_name = self.info.manifest.get(DERIVED_MODELS_KEY, {}).get(name)
+        if source_name is not None:
+            if not can_derive(codec):
+                raise ValueError(f"{self._source.label}: model '{name}' is derived from '{source_name}', but the "
+                                 f"{codec.backend} codec {type(codec).__name__} cannot derive models")
+            source = self.load_model(source_name, codec)
+            try:
+                model = codec.derive_model(source, name=name, source_name=source_name,  # type: ignore[attr-defined]
+                                           params=self.info.params)
+            except Exception as exc:  # noqa: BLE001 - name archive and model
+                raise ValueError(f"{self._source.label}: model '{name}' could not be rebuilt from '{source_name}': "
+                                 f"{exc}") from exc
+            self._verify(model, name, codec)
+            self._decoded[name] = model
+            return model
         if codec.backend != self.info.backend:
             raise ArchiveBackendMismatchError(self.info.backend, codec.backend)
         if codec.payload_filename != PAYLOAD_FILENAMES[self.info.backend]:
@@ -422,6 +457,11 @@ class ArchiveHandle:
                 f"{self._source.label}: archive member '{member}' (model '{name}') cannot be decoded by the "
                 f"{self.info.backend} codec: {exc}"
             ) from exc
+        self._verify(model, name, codec)
+        self._decoded[name] = model
+        return model
+
+    def _verify(self, model: Any, name: str, codec: PayloadCodec) -> None:
         try:
             codec.verify_model(model, name=name, model_config=self.info.model_config)
         except ValueError as exc:
@@ -429,7 +469,6 @@ class ArchiveHandle:
                 f"{self._source.label}: model '{name}' does not match N = {self.info.N}, "
                 f"gridsize = {self.info.gridsize} of params.json: {exc}"
             ) from None
-        return model
 
 
 def _cleanup(source: Source, scratch: Path | None) -> None:

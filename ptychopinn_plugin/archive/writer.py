@@ -27,11 +27,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from ptychopinn_plugin._version import __version__
-from ptychopinn_plugin.archive.codec import PayloadCodec
+from ptychopinn_plugin.archive.codec import PayloadCodec, can_derive
 from ptychopinn_plugin.archive.jsonio import dumps, to_json_value
 from ptychopinn_plugin.archive.layout import (
     ARCHIVE_NAME,
     BACKENDS,
+    DERIVED_MODELS_KEY,
     FORMAT_NAME,
     FORMAT_VERSION,
     HISTORY_NAME,
@@ -138,6 +139,7 @@ def save_archive(
     model_type: str | None = None,
     completed: bool = True,
     reproducibility: Mapping[str, Any] | None = None,
+    derived_models: Mapping[str, str] | None = None,
 ) -> Path:
     """Write a complete archive to ``path`` atomically and return ``path``.
 
@@ -149,6 +151,10 @@ def save_archive(
     model keys are forced to ``model_config`` and array values (``probe``) are dropped.
     ``model_type`` defaults to ``model_config.model_type`` and must agree with it.
     ``completed=False`` marks an archive saved after an interrupted training.
+    ``derived_models``: ``{name: source_name}`` for models whose weights are all those of
+    another archived model (``{'diffraction_to_obj': 'autoencoder'}``): no payload is
+    written for them and the reader rebuilds them with the codec's ``derive_model``
+    (format 3.1; needs a codec with that capability).
     """
     path = Path(path)
     if path.is_dir():
@@ -168,6 +174,7 @@ def save_archive(
     if not isinstance(models, Mapping) or not models:
         raise ValueError("models must be a non-empty dict of name → model")
     names = [check_model_name(name) for name in models]
+    derived = _check_derived(derived_models, names, codec)
     if not isinstance(completed, bool):
         raise ValueError(f"completed = {completed!r} is invalid; expected True or False")
     s = _check_scale("intensity_scale", intensity_scale, finite=True)
@@ -194,6 +201,8 @@ def save_archive(
         with open(staging / PROBE_NAME, "xb") as handle:
             np.save(handle, probe, allow_pickle=False)
         for name in names:
+            if name in derived:
+                continue
             member = payload_member(name, backend)
             target = staging / member
             target.parent.mkdir()
@@ -216,6 +225,8 @@ def save_archive(
             "completed": completed,
             "files": files,
         }
+        if derived:
+            manifest[DERIVED_MODELS_KEY] = dict(derived)
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr(_member_info(MANIFEST_NAME), dumps(manifest))
@@ -230,6 +241,20 @@ def save_archive(
                 os.fsync(raw.fileno())
     logger.info("saved %s model archive %s (models: %s)", backend, path, ", ".join(names))
     return path
+
+
+def _check_derived(derived_models: Mapping[str, str] | None, names: list[str], codec: PayloadCodec) -> dict[str, str]:
+    """Validated ``{derived name: source name}``: both archived, sources not derived themselves."""
+    derived = dict(derived_models or {})
+    if derived and not can_derive(codec):
+        raise ValueError(f"derived_models needs a codec with derive_model; {type(codec).__name__} has none")
+    for name, source in derived.items():
+        if name not in names or source not in names or source in derived or name == source:
+            raise ValueError(
+                f"derived_models entry {name!r} → {source!r} is invalid: both must be archived models "
+                f"({names}) and the source must have its own payload"
+            )
+    return derived
 
 
 def _member_info(name: str) -> zipfile.ZipInfo:

@@ -53,5 +53,18 @@ class EpochProgressPrinter:
         if self.stream is not None:
             print(line, file=self.stream, flush=True)
 
+    def on_pretrain_progress(self, step: int, steps: int, loss: float) -> None:
+        """``pretraining s/S  loss …  elapsed …  ETA …`` (synthetic pretraining reports every
+        tenth of its steps); the epoch clock restarts when pretraining ends."""
+        elapsed = self.clock() - self.start
+        eta = elapsed / max(step, 1) * max(steps - step, 0)
+        line = (f"pretraining {step}/{steps}  loss {loss:.6g}  elapsed {format_seconds(elapsed)}  "
+                f"ETA {format_seconds(eta)}")
+        self.lines.append(line)
+        if self.stream is not None:
+            print(line, file=self.stream, flush=True)
+        if step >= steps:
+            self.start = self.clock()
+
     def should_stop(self) -> bool:
         return bool(self._stop()) if self._stop is not None else False

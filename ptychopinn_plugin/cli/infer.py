@@ -5,7 +5,7 @@
     ptychopinn-infer --model_path DIR|ZIP --test_data DATA.npz [--output_dir D]
         [--n_groups K] [--n_subsample S --subsample_seed R] [--neighbor_count K]
         [--stitch_crop_size M] [--backend tensorflow|pytorch] [--diffraction_domain D]
-        [--torch-accelerator A] [--torch-num-workers W] [--torch-inference-batch-size B]
+        [--torch-accelerator A] [--torch-num-workers W] [--torch-inference-batch-size B] [--torch-precision P]
         [--write-product OUT.h5 --product IN.h5]
         [--comparison_plot] [--debug] [--config YAML] [--log-level L] [--quiet]
 
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--torch-accelerator", choices=ACCELERATORS, default=None)
     parser.add_argument("--torch-num-workers", type=int, default=None)
     parser.add_argument("--torch-inference-batch-size", type=int, default=None)
+    parser.add_argument("--torch-precision", choices=("auto", "32-true", "bf16-mixed"), default="auto",
+                        help="PyTorch inference precision (default %(default)s: bf16 where the CPU/GPU computes it "
+                             "natively; the physics stays float32)")
     parser.add_argument("--write-product", metavar="OUT.h5", default=None,
                         help="write a Ptychodus product (needs --product IN.h5)")
     parser.add_argument("--product", metavar="IN.h5", default=None, help="input product for geometry/metadata")
@@ -147,6 +150,7 @@ def _infer(args: argparse.Namespace) -> int:
     if not batch and loaded.training_config is not None:
         # api spec §2.6: no inference batch size given → the model's training batch size.
         predictor.batch_size = int(loaded.training_config.batch_size)
+    predictor.precision = args.torch_precision
     if loaded.backend == "tensorflow" and (args.torch_accelerator is not None or args.torch_num_workers is not None):
         logger.warning("--torch-accelerator/--torch-num-workers are ignored for a TensorFlow model")
         predictor.device = None

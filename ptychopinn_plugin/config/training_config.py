@@ -89,6 +89,10 @@ class TrainingConfig:
     """Seeds grouping, weight initialisation and shuffling (reproducibility)."""
     backend: Literal["tensorflow", "pytorch"] = "tensorflow"
     """Deep-learning backend that trains the model."""
+    pretrain_steps: int = 0
+    """Synthetic pretraining steps before training on the data (0 = off; PyTorch backend,
+    PINN): supervised steps on fresh procedural objects simulated through the training
+    data's own probe, group geometry and dose (issue #11; docs/architecture.md)."""
 
     def __post_init__(self) -> None:
         if self.n_images is not None and self.n_groups is None:
@@ -148,6 +152,7 @@ def validate_training_fields(cfg: TrainingConfig) -> None:
         check_bool(owner, name, getattr(cfg, name))
     check_int(owner, "seed", cfg.seed, allow_none=True)
     check_backend(owner, cfg.backend)
+    check_int(owner, "pretrain_steps", cfg.pretrain_steps, minimum=0)
 
 
 def validate_training_config(cfg: TrainingConfig) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -32,6 +33,7 @@ __all__ = [
     "StitchResult",
     "PatchStitcher",
     "stitch_patches",
+    "illumination_weight",
     "reassemble_position",
     "place_in_product_frame",
     "offsets_to_xy",
@@ -132,7 +134,8 @@ class PatchStitcher:
     ``global_offsets``.  Accumulation is float64 (the result is complex64).
     """
 
-    def __init__(self, global_offsets: np.ndarray, N: int, M: int = 10, chunk_size: int = 32) -> None:
+    def __init__(self, global_offsets: np.ndarray, N: int, M: int = 10, chunk_size: int = 32,
+                 weight: Optional[np.ndarray] = None) -> None:
         q = offsets_to_xy(global_offsets)
         if q.shape[0] == 0:
             raise ValueError("cannot stitch zero patches: global_offsets is empty")
@@ -142,6 +145,7 @@ class PatchStitcher:
             raise ValueError(f"chunk_size must be a positive integer; got {chunk_size!r}")
         self.N = int(N)
         self.M = _check_crop(M, self.N)
+        self._weight = None if weight is None else _check_weight(weight, self.M)
         com = q.mean(axis=0)
         self._a = q - com
         pad = int(math.ceil(float(np.max(np.abs(self._a)))))
@@ -205,6 +209,8 @@ class PatchStitcher:
         # Each weight is formed in float64 and only then rounded, so a small weight such as
         # 1 - 0.999 keeps full relative precision (Num/Den at a crop's edge depends on it).
         values = crops.astype(np.complex64, copy=False)
+        if self._weight is not None:
+            values = values * self._weight.astype(np.float32)
         wx0, wx1, wy0, wy1 = (
             w.astype(np.float32)[:, None, None] for w in (1.0 - frac[:, 0], frac[:, 0], 1.0 - frac[:, 1], frac[:, 1])
         )
@@ -225,6 +231,15 @@ class PatchStitcher:
         w_col[:, 0] = 1.0 - frac[:, 0]
         w_col[:, M] = frac[:, 0]
         cover = w_row[:, :, None] * w_col[:, None, :]
+        if self._weight is not None:
+            # The weight's own bilinear spread, as for the values: a weighted average.
+            w = self._weight
+            wcols = np.zeros((k, M, M + 1))
+            wcols[:, :, :M] = w[None] * (1.0 - frac[:, 0])[:, None, None]
+            wcols[:, :, 1:] += w[None] * frac[:, 0][:, None, None]
+            cover = np.zeros((k, M + 1, M + 1))
+            cover[:, :M, :] = wcols * (1.0 - frac[:, 1])[:, None, None]
+            cover[:, 1:, :] += wcols * frac[:, 1][:, None, None]
 
         offsets = (np.arange(M + 1)[:, None] * stride + np.arange(M + 1)[None, :]).ravel()
         index = ((row0 * stride + col0)[:, None] + offsets[None, :]).ravel()
@@ -243,8 +258,36 @@ class PatchStitcher:
         return StitchResult(image=image, geometry=self.geometry, n_patches=self.n_patches)
 
 
+def _check_weight(weight: np.ndarray, M: int) -> np.ndarray:
+    w = np.asarray(weight, dtype=np.float64)
+    if w.shape != (M, M) or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise ValueError(f"stitch weight must be a finite, non-negative, non-zero ({M}, {M}) array; got shape "
+                         f"{w.shape}")
+    return w
+
+
+def illumination_weight(probe: np.ndarray, M: int) -> np.ndarray:
+    """``|P|²`` on the central ``M × M`` window, scaled to a maximum of 1.
+
+    Used as the stitch weight, each patch contributes to a pixel in proportion to how
+    strongly that pixel was illuminated when the patch's pattern was measured: a patch
+    says little about the object where its probe is dark, and the plain average lets
+    those unconstrained margins darken the stitched image (issue #11, session 5).
+    """
+    p = np.asarray(probe)
+    n = p.shape[0]
+    M = _check_crop(M, n)
+    lo = n // 2 - M // 2
+    intensity = np.abs(p[lo:lo + M, lo:lo + M].astype(np.complex128)) ** 2
+    peak = float(intensity.max())
+    if not peak > 0:
+        raise ValueError("the probe is zero on the central window; no illumination weight")
+    return intensity / peak
+
+
 def stitch_patches(
-    obj_tensor: np.ndarray, global_offsets: np.ndarray, M: int = 10, chunk_size: int = 32
+    obj_tensor: np.ndarray, global_offsets: np.ndarray, M: int = 10, chunk_size: int = 32,
+    weight: Optional[np.ndarray] = None,
 ) -> StitchResult:
     """Stitch ``(B, N, N, 1)`` (or ``(B, N, N)``) complex patches placed at ``global_offsets``.
 
@@ -252,6 +295,8 @@ def stitch_patches(
     length-2 axis ``[x, y]`` (group centres ``q_b`` in object pixels).  ``M``: even crop
     size, ``2 ≤ M ≤ N``.  ``chunk_size``: kept for the original signature; at least
     that many patches are processed per vectorised step (memory stays ``O(P² + chunk·M²)``).
+    ``weight``: optional non-negative ``(M, M)`` map; the result is then the weighted
+    average ``Σ w·crop / Σ w`` (e.g. :func:`illumination_weight`); None = the §10 plain average.
     """
     patches = np.asarray(obj_tensor)
     if patches.ndim not in (3, 4) or patches.shape[1] != patches.shape[2]:
@@ -261,7 +306,7 @@ def stitch_patches(
         raise ValueError(
             f"obj_tensor has {patches.shape[0]} patches but global_offsets has {q.shape[0]} positions"
         )
-    stitcher = PatchStitcher(q, N=patches.shape[1], M=M, chunk_size=chunk_size)
+    stitcher = PatchStitcher(q, N=patches.shape[1], M=M, chunk_size=chunk_size, weight=weight)
     stitcher.add(patches)
     result = stitcher.result()
     logger.debug(

@@ -42,6 +42,10 @@ class _ChannelMonitor:
         values = {str(k): float(v) for k, v in logs.items() if isinstance(v, (int, float)) and math.isfinite(v)}
         self._channel.send(TAG_EPOCH, int(epoch), int(nepochs), values)
 
+    def on_pretrain_progress(self, step: int, steps: int, loss: float) -> None:
+        """Synthetic pretraining progress: logged in the worker (Ptychodus shows epochs only)."""
+        logger.info("synthetic pretraining %d/%d, loss %.4g", step, steps, loss)
+
     def should_stop(self) -> bool:
         return self._channel.stop_requested()
 

@@ -151,6 +151,9 @@ TRAINING_SPECS = (
                   "Optimise the probe during training (experimental)", supervised=False),
     ParameterSpec("IntensityScaleTrainable", "intensity_scale_trainable", "bool", True, "Intensity Scale Trainable",
                   supervised=False),
+    ParameterSpec("PretrainSteps", "pretrain_steps", "int", 0, "Synthetic Pretraining Steps:",
+                  "Supervised steps on simulated objects through the data's probe before training on the data "
+                  "(0 = off; PyTorch backend)", minimum=0, supervised=False),
 )
 
 INFERENCE_SPECS = (

@@ -55,9 +55,10 @@ class BackendOps:
       a ``TrainResult`` (``autoencoder``, ``diffraction_to_obj``, ``history``,
       ``intensity_scale``, ``intensity_scale_trained``, ``completed``, ``probe``,
       ``history_epochs``);
-    * ``predict(model, X_normalised, positions, intensity_scale, batch_size, device=None)``
-      → complex64 ``(B, N, N, 1)`` (network input ``s·X``); ``device`` is an accelerator
-      name (``'cpu'``, ``'cuda'``, ``'auto'`` …) used by PyTorch, ignored by TensorFlow;
+    * ``predict(model, X_normalised, positions, intensity_scale, batch_size, device=None,
+      precision='32-true')`` → complex64 ``(B, N, N, 1)`` (network input ``s·X``); ``device``
+      is an accelerator name (``'cpu'``, ``'cuda'``, ``'auto'`` …) and ``precision``
+      ('auto', '32-true', 'bf16-mixed') are used by PyTorch, ignored by TensorFlow;
     * ``predict_outputs(autoencoder, X_normalised, positions, intensity_scale,
       batch_size)`` → ``(trimmed_obj, pred_amp_scaled, pred_intensity)`` channels-last,
       or None when the backend offers no such function;
@@ -117,9 +118,11 @@ def _tensorflow_ops() -> BackendOps:
         return importlib.import_module("ptychopinn_plugin.backends.tf.archive_codec").KerasPayloadCodec()
 
     def predict(model: Any, X_normalised: np.ndarray, positions: np.ndarray, intensity_scale: float,
-                batch_size: int = DEFAULT_PREDICT_BATCH_SIZE, device: Optional[str] = None) -> np.ndarray:
+                batch_size: int = DEFAULT_PREDICT_BATCH_SIZE, device: Optional[str] = None,
+                precision: str = "32-true") -> np.ndarray:
         if device is not None:
             logger.debug("TensorFlow backend: device %r ignored (TensorFlow places ops itself)", device)
+        # TensorFlow predicts in float32 whatever ``precision`` says (no bf16 policy yet).
         return tfb.predict_objects(model, X_normalised, positions, intensity_scale, batch_size)
 
     def trained_scale(model: Any) -> Optional[float]:
@@ -183,12 +186,14 @@ def _pytorch_ops() -> BackendOps:
         return training.train_models(container, training_config, execution_config, monitor=monitor, probe=probe)
 
     def predict_fn(model: Any, X_normalised: np.ndarray, positions: np.ndarray, intensity_scale: float,
-                   batch_size: int = DEFAULT_PREDICT_BATCH_SIZE, device: Optional[str] = None) -> np.ndarray:
+                   batch_size: int = DEFAULT_PREDICT_BATCH_SIZE, device: Optional[str] = None,
+                   precision: str = "32-true") -> np.ndarray:
         if device is not None:
             device = {"gpu": "cuda"}.get(device, device)
             if device == "auto":
                 device = importlib.import_module("ptychopinn_plugin.backends.torch.execution").resolve_accelerator("auto")
-        return predict.predict_objects(model, X_normalised, positions, intensity_scale, batch_size, device=device)
+        return predict.predict_objects(model, X_normalised, positions, intensity_scale, batch_size, device=device,
+                                       precision=precision)
 
     def codec() -> Any:
         try:

@@ -20,7 +20,7 @@ import numpy as np
 from ptychopinn_plugin.config import KEY_MAPPINGS, ModelConfig, TrainingConfig, legacy_params
 from ptychopinn_plugin.physics.intensity import intensity_scale as closed_form_scale
 from ptychopinn_plugin.physics.probe import default_probe, normalise_probe
-from ptychopinn_plugin.workflows.session import current_model, save_model
+from ptychopinn_plugin.workflows.session import current_model, derived_models_for, save_model
 
 logger = logging.getLogger(__name__)
 
@@ -186,10 +186,11 @@ class ModelManager:
             intensity_scale_trained = float(intensity_scale) if trained is None else float(trained)
         if training_config is not None and training_config.model != model_config:
             training_config = dataclasses.replace(training_config, model=model_config)
+        codec = ops.codec()
         return save_multiple_models(
-            models, base_path, float(intensity_scale), codec=ops.codec(), model_config=model_config,
+            models, base_path, float(intensity_scale), codec=codec, model_config=model_config,
             training_config=training_config, intensity_scale_trained=float(intensity_scale_trained),
-            probe=probe, history=history,
+            probe=probe, history=history, derived_models=derived_models_for(models, codec),
         )
 
     @staticmethod

@@ -83,6 +83,11 @@ def mmap_unsupported_reasons(config: TrainingConfig) -> dict[str, str]:
             f"n_subsample = {config.n_subsample} is not supported by the memory-mapped dataset builder "
             "(it groups the scan positions of the whole file)"
         )
+    if config.pretrain_steps > 0:
+        reasons["pretrain_steps"] = (
+            f"synthetic pretraining (pretrain_steps = {config.pretrain_steps}) needs the training groups' geometry "
+            "in memory"
+        )
     return reasons
 
 

@@ -115,6 +115,19 @@ def clear_current_model() -> None:
         _current = None
 
 
+def derived_models_for(models: dict[str, Any], codec: Any) -> dict[str, str]:
+    """``{'diffraction_to_obj': 'autoencoder'}`` when the inference model is the autoencoder's
+    own view (weights shared, as after training) and the codec can rebuild it — each weight
+    is then stored once (issue #12); otherwise ``{}`` and both get a payload (e.g. two
+    models loaded from a format-3.0 archive, which are separate objects)."""
+    from ptychopinn_plugin.archive.codec import can_derive
+
+    if (can_derive(codec) and {"autoencoder", "diffraction_to_obj"} <= set(models)
+            and codec.derivable(models["autoencoder"], models["diffraction_to_obj"])):
+        return {"diffraction_to_obj": "autoencoder"}
+    return {}
+
+
 def save_model(out_prefix: Any, model: Optional[CurrentModel] = None) -> Path:
     """Archive ``model`` (default: the current model) with the §7.4 path rule.
 
@@ -133,10 +146,12 @@ def save_model(out_prefix: Any, model: Optional[CurrentModel] = None) -> Path:
         import dataclasses
 
         training_config = dataclasses.replace(training_config, model=model.model_config, backend=model.backend)
+    codec = ops.codec()
     path = save_to_prefix(
         out_prefix,
         models=model.models,
-        codec=ops.codec(),
+        codec=codec,
+        derived_models=derived_models_for(model.models, codec),
         model_config=model.model_config,
         training_config=training_config,
         intensity_scale=model.intensity_scale,

@@ -91,6 +91,14 @@ def check_workflow_config(config: TrainingConfig) -> None:
         raise ValueError(
             f"supervised training requires gridsize == 1 (got gridsize = {config.model.gridsize})"
         )
+    if config.pretrain_steps > 0:
+        if config.backend != "pytorch":
+            raise ValueError(f"TrainingConfig.pretrain_steps = {config.pretrain_steps} needs backend 'pytorch' (the "
+                             f"backend is {config.backend!r}): synthetic pretraining is implemented for PyTorch only")
+        if config.model.model_type != "pinn":
+            raise ValueError("TrainingConfig.pretrain_steps > 0 applies to the PINN (model_type 'pinn') only")
+        if config.model.gridsize > 1 and not config.model.object_big:
+            raise ValueError("TrainingConfig.pretrain_steps > 0 at gridsize > 1 needs object_big = True")
 
 
 def _log_nphotons_override(data: Any, config: TrainingConfig) -> None:

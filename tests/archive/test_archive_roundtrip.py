@@ -50,7 +50,7 @@ def test_layout_manifest_and_checksums(saved_archive, archive_fields):
     }
     manifest = json.loads(members["manifest.json"])
     assert manifest["format"] == "ptychopinn-model-archive"
-    assert manifest["format_version"] == "3.0"
+    assert manifest["format_version"] == "3.1"
     assert manifest["backend"] == "pytorch"
     assert manifest["models"] == ["autoencoder", "diffraction_to_obj"]
     assert manifest["model_type"] == "pinn"

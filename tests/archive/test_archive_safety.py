@@ -229,13 +229,13 @@ def test_wrong_format_version(saved_archive, tmp_path, kit, codec, sandbox_tmp, 
                      manifest_edit=lambda m: m.update(format_version=version))
     with pytest.raises(ValueError) as excinfo:
         load_archive(evil, codec)
-    assert repr(version) in str(excinfo.value) and "3.0" in str(excinfo.value)
+    assert repr(version) in str(excinfo.value) and "3.1" in str(excinfo.value)
     _assert_untouched(tmp_path, sandbox_tmp, codec, {"v.zip", "model"})
 
 
 def test_wrong_format_name_and_newer_minor(saved_archive, tmp_path, kit, codec, sandbox_tmp):
     evil = kit.rezip(saved_archive, tmp_path / "f.zip", manifest_edit=lambda m: m.update(format="other-format"))
-    with pytest.raises(ValueError, match=r"unsupported archive format 'other-format'.*3.0"):
+    with pytest.raises(ValueError, match=r"unsupported archive format 'other-format'.*3\.1"):
         read_manifest_only(evil)
     newer = kit.rezip(saved_archive, tmp_path / "n.zip", manifest_edit=lambda m: m.update(format_version="3.7"))
     assert read_manifest_only(newer).manifest["format_version"] == "3.7"  # same major: readable

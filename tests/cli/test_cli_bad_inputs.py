@@ -148,19 +148,6 @@ def test_check_output_dir_accepts_new_and_existing_directories(tmp_path):
 
 
 # ----------------------------------------------------------------------------- item 3: exit codes
-class _InterruptAfterFirstEpoch(logging.Handler):
-    """Sends this process a real SIGINT when the first epoch is logged (a user's Ctrl-C)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.sent = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not self.sent and "epoch 1/" in record.getMessage():
-            self.sent = True
-            os.kill(os.getpid(), signal.SIGINT)
-
-
 @pytest.mark.slow
 def test_ctrl_c_saves_the_model_as_incomplete_and_exits_130(tiny_dataset_dir, tmp_path, capsys):
     pytest.importorskip("torch")
@@ -169,7 +156,7 @@ def test_ctrl_c_saves_the_model_as_incomplete_and_exits_130(tiny_dataset_dir, tm
     out = tmp_path / "stopped"
     args = _train_args(tiny_dataset_dir, out)
     args[args.index("--nepochs") + 1] = "4"
-    handler = _InterruptAfterFirstEpoch()
+    handler = _InterruptOnMessage("epoch 1/")
     logging.getLogger("ptychopinn_plugin").addHandler(handler)
     try:
         code = train(args)
@@ -180,6 +167,37 @@ def test_ctrl_c_saves_the_model_as_incomplete_and_exits_130(tiny_dataset_dir, tm
     assert "stopped by Ctrl-C; the model was saved, marked incomplete (exit 130)" in err
     with zipfile.ZipFile(out / "wts.h5.zip") as zf:
         assert json.loads(zf.read("manifest.json"))["completed"] is False
+
+
+class _InterruptOnMessage(logging.Handler):
+    """Sends this process a real SIGINT when a log message containing ``text`` is emitted."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(logging.INFO)
+        self.text = text
+        self.sent = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.sent and self.text in record.getMessage():
+            self.sent = True
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_while_data_load_stops_before_training_and_saves_nothing(tiny_dataset_dir, tmp_path, capsys):
+    from ptychopinn_plugin.cli.train import main as train
+
+    out = tmp_path / "never"
+    args = _train_args(tiny_dataset_dir, out)
+    handler = _InterruptOnMessage("taken from the header of")  # logged right before the data are loaded
+    logging.getLogger("ptychopinn_plugin").addHandler(handler)
+    try:
+        code = train(args)
+    finally:
+        logging.getLogger("ptychopinn_plugin").removeHandler(handler)
+    assert handler.sent and code == EXIT_INTERRUPTED
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "epoch 1/" not in err
+    assert not out.exists()
 
 
 def test_readme_documents_the_exit_codes():

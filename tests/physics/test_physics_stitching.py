@@ -237,3 +237,47 @@ def test_internal_chunking_does_not_change_the_result(monkeypatch):
     np.testing.assert_allclose(stitch_patches(patches, q, M=12, chunk_size=5).image, whole, rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="chunk_size"):
         stitch_patches(patches, q, M=12, chunk_size=0)
+
+
+# ----------------------------------------------------------------------------- weighted stitching
+def weighted_reference(patches, offsets_xy, M, weight):
+    """Σ T(w·crop) / Σ T(w) read literally (the same translations as the §10 reference)."""
+    n = patches.shape[1]
+    q = np.asarray(offsets_xy, dtype=np.float64)
+    a = q - q.mean(axis=0)
+    pad = math.ceil(np.max(np.abs(a)))
+    pad += pad % 2
+    lo = n // 2 - M // 2
+    crops = patches[:, lo : lo + M, lo : lo + M].astype(np.complex128) * weight
+    num = translate(np.pad(crops, ((0, 0), (pad, pad), (pad, pad))), a).sum(axis=0)
+    w = np.pad(np.broadcast_to(weight, crops.shape), ((0, 0), (pad, pad), (pad, pad)))
+    den = translate(w, a).sum(axis=0)
+    return (num / (den + 1e-9)).astype(np.complex64)[..., None]
+
+
+@pytest.mark.parametrize("fractional", [False, True])
+def test_weighted_stitch_is_the_weighted_average(fractional):
+    from ptychopinn_plugin.physics.stitching import illumination_weight
+
+    rng = np.random.default_rng(4)
+    n, M = 32, 16
+    patches = _complex(rng, (9, n, n))
+    xy = rng.uniform(-6, 6, (9, 2))
+    if not fractional:
+        xy = np.round(xy)
+    yy, xx = np.mgrid[:n, :n] - n / 2 + 0.5
+    probe = np.exp(-(xx**2 + yy**2) / 40.0) * np.exp(0.2j * xx)
+    weight = illumination_weight(probe, M)
+    assert weight.shape == (M, M) and weight.max() == 1.0 and weight.min() < 0.01
+    got = stitch_patches(patches, xy, M=M, weight=weight).image
+    _assert_float32_close(got, weighted_reference(patches, xy, M, weight))
+    uniform = stitch_patches(patches, xy, M=M, weight=np.ones((M, M))).image
+    np.testing.assert_allclose(uniform, stitch_patches(patches, xy, M=M).image, rtol=0, atol=1e-6)
+
+
+def test_weight_must_match_the_crop_and_be_usable():
+    patches = np.ones((2, 16, 16), np.complex64)
+    xy = np.zeros((2, 2))
+    for bad in (np.ones((8, 8)), -np.ones((10, 10)), np.zeros((10, 10)), np.full((10, 10), np.nan)):
+        with pytest.raises(ValueError, match="stitch weight"):
+            stitch_patches(patches, xy, M=10, weight=bad)

@@ -72,3 +72,33 @@ def test_precision_used_is_logged_and_archived(tiny_dataset_dir, tmp_path, clean
     assert any(f"training precision {expected} ({reason})" in m for m in records.messages)
     with zipfile.ZipFile(out / "wts.h5.zip") as zf:
         assert json.loads(zf.read("reproducibility.json"))["precision"] == expected
+
+
+def test_bf16_inference_stays_within_bf16_rounding_of_float32():
+    """Issue #12 item 4: the 'auto' inference precision may be bf16; the objects it predicts
+    differ from float32 by bf16 rounding only (the physics stays float32, output complex64)."""
+    pytest.importorskip("torch")
+    import numpy as np
+
+    from ptychopinn_plugin.backends.torch import build_models
+    from ptychopinn_plugin.backends.torch.predict import predict_objects
+    from ptychopinn_plugin.config import ModelConfig
+
+    n = 64
+    yy, xx = np.mgrid[:n, :n] - n / 2
+    probe = (np.exp(-(xx**2 + yy**2) / 200.0) * np.exp(0.01j * xx)).astype(np.complex64)
+    _, d2o = build_models(ModelConfig(N=n, n_filters_scale=1), intensity_scale=31.25, probe=probe, seed=2)
+    rng = np.random.default_rng(0)
+    x = rng.random((4, n, n, 1)).astype(np.float32)
+    pos = np.zeros((4, 1, 2, 1), np.float32)
+    reference = predict_objects(d2o, x, pos, 31.25)
+    bf16 = predict_objects(d2o, x, pos, 31.25, precision="bf16-mixed")
+    assert bf16.dtype == np.complex64 and bf16.shape == reference.shape
+    assert not np.array_equal(bf16, reference)  # bf16 really ran
+    scale = np.max(np.abs(reference))
+    assert np.max(np.abs(bf16 - reference)) <= 3e-2 * scale
+    auto = predict_objects(d2o, x, pos, 31.25, precision="auto")
+    expected = bf16 if native_bf16_cpu_flags() else reference
+    np.testing.assert_array_equal(auto, expected)
+    with pytest.raises(ValueError, match="inference precision = 'fp8' is invalid"):
+        predict_objects(d2o, x, pos, 31.25, precision="fp8")

@@ -38,16 +38,20 @@ def test_pytorch_train_save_load_predict(tiny_dataset_dir, tmp_path):
     assert amp.ndim == 2 and amp.shape == phase.shape
 
     before = current_predictor()
+    assert before.precision == "auto"  # what the CLI, the app and Ptychodus use (bf16 where native)
+    before.precision = "32-true"  # this test is about exact round trips: compare in float32
     expected = before.predict_normalised(container.X, container.coords_nominal)
     np.testing.assert_allclose(expected, results["reconstructed_obj"], rtol=1e-5, atol=1e-6 * np.abs(expected).max())
     archive = save_model(tmp_path / "model")
     predictor, loaded = load_predictor(archive)
     assert loaded.backend == "pytorch" and predictor.backend == "pytorch"
+    predictor.precision = "32-true"
     after = predictor.predict_normalised(container.X, container.coords_nominal)
     np.testing.assert_allclose(after, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
     # The compatibility loader follows the archive's backend and gives the same channels-last predictor.
     shim_model, params = load_inference_bundle(tmp_path / "model")
     s = np.float32(params["intensity_scale"])
+    shim_model.precision = "32-true"
     shim = shim_model.predict([container.X * s, container.local_offsets])
     np.testing.assert_allclose(shim, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
     with pytest.raises(ValueError, match="gridsize=2"):

@@ -62,6 +62,10 @@ class GuiMonitor:
                     outcome, f"preview after epoch {epoch + 1}/{nepochs} (central {len(self.preview.container)} "
                              "positions)", epoch=int(epoch)))
 
+    def on_pretrain_progress(self, step: int, steps: int, loss: float) -> None:
+        """Synthetic pretraining (every tenth of its steps) shows in the status line."""
+        self.emit("status", text=f"synthetic pretraining {step}/{steps}, loss {loss:.4g}")
+
     def should_stop(self) -> bool:
         return bool(self._should_stop())
 

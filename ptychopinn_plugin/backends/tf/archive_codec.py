@@ -44,6 +44,22 @@ class KerasPayloadCodec:
         # safe_mode=True, compile=False, custom_objects = our registered layers only
         return load_keras_model(path)
 
+    def derivable(self, source: Any, model: Any) -> bool:
+        """Whether every weight of ``model`` is one of ``source``'s (shared layers) and its
+        output is ``source``'s first, so that storing ``source`` alone loses nothing."""
+        if not isinstance(source, keras.Model) or not isinstance(model, keras.Model):
+            return False
+        own = {id(w) for w in source.weights}
+        return all(id(w) in own for w in model.weights) and model.outputs[0] is source.outputs[0]
+
+    def derive_model(self, source: keras.Model, *, name: str, source_name: str, params: dict[str, Any]) -> keras.Model:
+        """``diffraction_to_obj`` from a decoded ``autoencoder``: its first output (``trimmed_obj``)
+        over the same layers, weights shared — as ``build_models`` makes it (format 3.1)."""
+        if name != "diffraction_to_obj" or source_name != "autoencoder":
+            raise ValueError(f"the TensorFlow codec derives 'diffraction_to_obj' from 'autoencoder' only; asked for "
+                             f"{name!r} from {source_name!r}")
+        return keras.Model(source.inputs, source.outputs[0], name="diffraction_to_obj")
+
     def verify_model(self, model: keras.Model, *, name: str, model_config: ModelConfig) -> None:
         """Inputs ``(B,N,N,C)`` and ``(B,1,2,C)``; first output ``(B,N,N,1)``; further
         outputs (autoencoder) ``(B,N,N,C)``."""

@@ -27,8 +27,18 @@ def save_keras_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.suffix != ".keras":
         raise ValueError(f"Keras model files must end with '.keras'; got {path}")
+    optimizer = getattr(model, "optimizer", None)
     with atomic_path(path, suffix=".keras") as tmp:
-        model.save(tmp)
+        # No optimiser state (issue #12): models are always loaded with compile=False, so
+        # Adam's two moment copies of every weight were never read back.  Keras writes
+        # whatever the model's ``optimizer`` attribute holds, so it is detached meanwhile.
+        if optimizer is not None:
+            model.optimizer = None
+        try:
+            model.save(tmp)
+        finally:
+            if optimizer is not None:
+                model.optimizer = optimizer
     logger.debug("saved Keras model %r to %s", model.name, path)
     return path
 

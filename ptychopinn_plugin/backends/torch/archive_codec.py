@@ -140,6 +140,19 @@ class TorchPayloadCodec:
             ) from None
         return model.eval()
 
+    def derivable(self, source: Any, model: Any) -> bool:
+        """Whether ``model`` is ``source``'s inference view (the same core object), so that
+        storing ``source`` alone loses nothing."""
+        return isinstance(source, Autoencoder) and isinstance(model, DiffractionToObj) and model.core is source.core
+
+    def derive_model(self, source: nn.Module, *, name: str, source_name: str, params: dict[str, Any]) -> nn.Module:
+        """``diffraction_to_obj`` from a decoded ``autoencoder``: the same core, weights shared
+        (format 3.1: the archive stores these weights once)."""
+        if name != "diffraction_to_obj" or source_name != "autoencoder" or not isinstance(source, Autoencoder):
+            raise ValueError(f"the PyTorch codec derives 'diffraction_to_obj' from 'autoencoder' only; asked for "
+                             f"{name!r} from {source_name!r} ({type(source).__name__})")
+        return DiffractionToObj(source.core).eval()
+
     def verify_model(self, model: nn.Module, *, name: str, model_config: ModelConfig) -> None:
         """Input ``(B, C, N, N)`` / ``(B, C, 1, 2)``; output ``(B, 1, N, N)`` complex64 (plus,
         for the PINN autoencoder, two ``(B, C, N, N)`` float32 tensors) — checked by a

@@ -235,6 +235,39 @@ def _fit(
     )
 
 
+def _pretrain(autoencoder: Autoencoder, source: Any, cfg: TrainingConfig, exe: PyTorchExecutionConfig, *,
+              scale: float, seed: Optional[int], monitor: Optional[TrainingMonitor]) -> Any:
+    """Synthetic pretraining of the fresh models (:mod:`.pretrain`), in the training precision."""
+    from .pretrain import pretrain_on_synthetic_groups
+
+    precision, _ = resolve_precision(exe.precision, resolve_accelerator(exe.accelerator))
+    result = pretrain_on_synthetic_groups(
+        autoencoder.core, probe=np.asarray(source.probe), relative_offsets=np.asarray(source.coords_nominal),
+        nphotons=cfg.nphotons, intensity_scale=scale, steps=cfg.pretrain_steps, batch_size=cfg.batch_size,
+        learning_rate=exe.learning_rate, precision=precision, seed=0 if seed is None else int(seed) + 1,
+        monitor=monitor,
+    )
+    logger.info("synthetic pretraining: %d steps in %.1f s, final loss %.4g", result.steps, result.seconds,
+                result.final_loss)
+    return result
+
+
+def _result_without_fit(autoencoder: Autoencoder, diffraction_to_obj: DiffractionToObj, cfg: TrainingConfig,
+                        exe: PyTorchExecutionConfig, scale: float, model_probe: Optional[np.ndarray],
+                        pretrained: Any) -> TrainResult:
+    """The outcome when the caller stopped during pretraining: the pretrained weights, no
+    epoch on the data, ``completed = False``."""
+    autoencoder.cpu().eval()
+    trained = trained_intensity_scale(autoencoder)
+    precision, _ = resolve_precision(exe.precision, resolve_accelerator(exe.accelerator))
+    return TrainResult(
+        autoencoder=autoencoder, diffraction_to_obj=diffraction_to_obj, history={},
+        intensity_scale=float(scale), intensity_scale_trained=float(scale if trained is None else trained),
+        completed=False, epochs_run=0, probe=model_probe, model_config=cfg.model, batches_run=0,
+        seconds=pretrained.seconds, history_epochs=[], precision=precision,
+    )
+
+
 def train_models(
     container: Any,
     training_config: TrainingConfig,
@@ -262,6 +295,10 @@ def train_models(
     scale = closed_form_scale(cfg.nphotons, cfg.model.N)
     model_probe = _normalised_probe(source, probe, cfg.model)
     autoencoder, diffraction_to_obj = _fresh_models(cfg, scale=scale, probe=model_probe, seed=seed)
+    if cfg.pretrain_steps > 0 and not supervised:
+        pretrained = _pretrain(autoencoder, source, cfg, exe, scale=scale, seed=seed, monitor=monitor)
+        if pretrained.stopped:
+            return _result_without_fit(autoencoder, diffraction_to_obj, cfg, exe, scale, model_probe, pretrained)
     spec = None if supervised else LossSpec.from_training_config(cfg, has_ground_truth=source.has_ground_truth)
     datamodule = PtychoDataModule(
         source,

@@ -1,0 +1,109 @@
+"""Synthetic pretraining (issue #11 item 3): a training option of the library, the CLI, the
+app and our Ptychodus library, with progress and cancel like any training."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from ptychopinn_plugin.config import ModelConfig, TrainingConfig  # noqa: E402
+from ptychopinn_plugin.util.progress import CallbackMonitor  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _clean_session(clean_model_session):
+    yield
+
+
+def _container(tiny_dataset_dir, config):
+    from ptychopinn_plugin.workflows.data_prep import create_ptycho_data_container, load_data
+
+    return create_ptycho_data_container(load_data(tiny_dataset_dir / "train_data.npz"), config)
+
+
+def _supervised_loss(core, batch, scale: float) -> float:
+    import torch
+
+    from ptychopinn_plugin.backends.torch.container import positions_channels_first, to_channels_first
+
+    n = core.N
+    window = torch.zeros(n, n)
+    window[n // 4: 3 * n // 4, n // 4: 3 * n // 4] = 1
+    with torch.no_grad():
+        patches = core.object_patches(to_channels_first(batch.X), positions_channels_first(batch.coords_relative),
+                                      scale)
+        diff = (patches - to_channels_first(batch.Y)) * window
+    return float(torch.mean(torch.abs(diff.real)) + torch.mean(torch.abs(diff.imag)))
+
+
+def test_pretraining_learns_the_synthetic_objects(tiny_dataset_dir):
+    from ptychopinn_plugin.backends.torch.models import PINNCore
+    from ptychopinn_plugin.backends.torch.pretrain import pretrain_on_synthetic_groups
+    from ptychopinn_plugin.physics.probe import normalise_probe
+    from ptychopinn_plugin.simulation.synthetic_stream import SyntheticGroupStream
+
+    config = TrainingConfig(model=ModelConfig(N=64, n_filters_scale=1), nphotons=1e6, backend="pytorch")
+    container = _container(tiny_dataset_dir, config)
+    scale = float(np.sqrt(1e6) / 32)
+    core = PINNCore(config.model, intensity_scale=scale, probe=normalise_probe(container.probe, 1.0), seed=1)
+    held_out = SyntheticGroupStream(container.probe, container.coords_nominal, nphotons=1e6, seed=99).next_batch(32)
+    before = _supervised_loss(core, held_out, scale)
+    progress: list[tuple[int, int, float]] = []
+    monitor = CallbackMonitor()
+    monitor.on_pretrain_progress = lambda step, steps, loss: progress.append((step, steps, loss))
+    result = pretrain_on_synthetic_groups(
+        core, probe=container.probe, relative_offsets=container.coords_nominal, nphotons=1e6, intensity_scale=scale,
+        steps=60, batch_size=16, learning_rate=1e-3, precision="32-true", seed=3, monitor=monitor)
+    after = _supervised_loss(core, held_out, scale)
+    assert result.steps == 60 and not result.stopped and np.isfinite(result.final_loss)
+    assert [p[0] for p in progress] == list(range(6, 61, 6)) and all(p[1] == 60 for p in progress)
+    assert after < 0.7 * before, (before, after)  # objects it has never seen, drawn from the same families
+
+
+def test_stop_during_pretraining_keeps_the_pretrained_model_marked_incomplete(tiny_dataset_dir):
+    from ptychopinn_plugin.backends.torch import train_models
+    from ptychopinn_plugin.config import PyTorchExecutionConfig
+
+    config = TrainingConfig(model=ModelConfig(N=64, n_filters_scale=1), nphotons=1e6, backend="pytorch",
+                            pretrain_steps=50, nepochs=2, batch_size=16)
+    polls = []
+    monitor = CallbackMonitor(stop_callback=lambda: polls.append(1) or len(polls) >= 3)
+    result = train_models(_container(tiny_dataset_dir, config), config,
+                          PyTorchExecutionConfig(logger_backend="none", enable_checkpointing=False), monitor=monitor)
+    assert result.completed is False and result.epochs_run == 0 and result.batches_run == 0
+    assert len(polls) == 3 and monitor.epochs == []
+
+
+@pytest.mark.slow
+def test_cli_pretrains_then_trains_and_archives_the_setting(tiny_dataset_dir, tmp_path, capsys):
+    from ptychopinn_plugin.cli.train import main as train
+
+    out = tmp_path / "run"
+    assert train(["--train_data_file", str(tiny_dataset_dir / "train_data.npz"), "--output_dir", str(out),
+                  "--backend", "pytorch", "--n_filters_scale", "1", "--nepochs", "1", "--batch_size", "16",
+                  "--nphotons", "1e6", "--pretrain_steps", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "pretraining 20/20  loss" in err and "epoch 1/1" in err
+    assert err.index("pretraining 20/20") < err.index("epoch 1/1")
+    with zipfile.ZipFile(out / "wts.h5.zip") as zf:
+        assert json.loads(zf.read("params.json"))["training_config"]["pretrain_steps"] == 20
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"backend": "tensorflow"}, "needs backend 'pytorch'"),
+    ({"model": ModelConfig(N=64, model_type="supervised")}, "PINN"),
+    ({"model": ModelConfig(N=64, gridsize=2, object_big=False)}, "object_big = True"),
+])
+def test_unsupported_pretraining_settings_are_refused_before_training(change, message):
+    from ptychopinn_plugin.workflows.training import check_workflow_config
+
+    fields = {"model": ModelConfig(N=64), "backend": "pytorch", "pretrain_steps": 10, **change}
+    with pytest.raises(ValueError, match=message):
+        check_workflow_config(TrainingConfig(**fields))
+    with pytest.raises(ValueError, match="pretrain_steps"):
+        TrainingConfig(model=ModelConfig(N=64), pretrain_steps=-1)
