@@ -36,6 +36,9 @@ from _pinn_loop import LoopConfig, build_core, load1, train_loop  # noqa: E402
 from _tf_pipeline import RECIPE_PATH, RECIPE_SIMULATION, build_datasets, config_with, evaluate_model, load_recipe  # noqa: E402,E501
 
 
+STITCH_VARIANT_CROPS = (8, 12, 32)
+
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--architecture", choices=("cnn", "resnet"), default="cnn")
@@ -47,6 +50,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--precision", choices=("32", "bf16"), default="bf16")
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--stitch-variants", action="store_true",
+                   help="at every checkpoint also score the held-out object stitched with M = 8, 12 and 32 and "
+                        "with M = 32 weighted by the probe's illumination (the product stitches with M = 20)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-images", default=None, help="directory for the last checkpoint's stitched image (PNG)")
     return p.parse_args(argv)
@@ -77,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             result = evaluate_model(DiffractionToObj(model), s, data.test, data.test_object,
                                     predict_objects=predict_objects, batch_size=64)
+            if args.stitch_variants:
+                from ptychopinn_plugin.physics.stitching import illumination_weight
+
+                variants = {f"M={m}": dict(M=m) for m in STITCH_VARIANT_CROPS}
+                variants["M=32 illumination-weighted"] = dict(M=32, weight=illumination_weight(data.train.probe, 32))
+                scores = {name: evaluate_model(DiffractionToObj(model), s, data.test, data.test_object,
+                                               predict_objects=predict_objects, batch_size=64, **kw).ssim
+                          for name, kw in variants.items()}
+                print("    stitch variants: " + ";  ".join(f"{name} {a:.3f}/{p:.3f}"
+                                                         for name, (a, p) in scores.items()), flush=True)
         last_image["image"] = result.stitched.image
         return [result.ssim]
 

@@ -18,7 +18,6 @@ load.  A flat object scores 0.41 / 0.71 (docs/benchmarks.md, "Quality reference 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import tempfile
@@ -58,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
                       "--output_dir", str(root / "recon"), "--comparison_plot", "--quiet"])
         if code != 0:
             raise RuntimeError(f"ptychopinn-infer exited {code}")
-        metrics = json.loads((root / "recon" / "metrics.json").read_text())
-        ssim = metrics["ssim"]
+        from ptychopinn_plugin.evaluation.report import read_metrics_json
+
+        ssim_doc = read_metrics_json(root / "recon" / "metrics.json")["metrics"]["ssim"]
+        ssim = (ssim_doc["amplitude"], ssim_doc["phase"])
         print(f"pretrain_steps {args.pretrain_steps}, {args.architecture} k={args.k}, {args.nepochs} epochs: "
               f"training {minutes:.1f} min (load {load_before:.2f} → {os.getloadavg()[0]:.2f}); held-out SSIM "
               f"amplitude {ssim[0]:.3f}, phase {ssim[1]:.3f}", flush=True)
