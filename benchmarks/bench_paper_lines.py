@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    from _tf_pipeline import evaluate_model
+    from _tf_pipeline import evaluate_model, evaluate_patches
 
     from ptychopinn_plugin.backends.torch import predict_objects
     from ptychopinn_plugin.config import ModelConfig
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     from ptychopinn_plugin.physics.stitching import illumination_weight
 
     dense_tests = []
+    dense_weight = illumination_weight(data.probe, 32)
     if args.dense_eval:
         dense_tests = _lines_data.build_tests(_lines_data.sim_config(probe_kind), data.probe, gridsize,
                                               test_step=DENSE_STEP)
@@ -180,19 +181,19 @@ def main(argv: list[str] | None = None) -> int:
         with torch.no_grad():
             results = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64)
                        for c, obj in data.tests]
-            dense = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64, M=DENSE_STEP)
-                     for c, obj in dense_tests]
-            weighted = [evaluate_model(d2o, s, c, obj, predict_objects=predict_objects, batch_size=64, M=32,
-                                       weight=illumination_weight(data.probe, 32))
-                        for c, obj in dense_tests]
+            dense, weighted = [], []
+            for c, obj in dense_tests:  # one prediction, stitched two ways
+                patches = predict_objects(d2o, c.X, c.coords_nominal, s, batch_size=64)
+                dense.append(evaluate_patches(patches, c, obj, M=DENSE_STEP)[0]["ssim"])
+                weighted.append(evaluate_patches(patches, c, obj, M=32, weight=dense_weight)[0]["ssim"])
         if args.save_images:
             checkpoints[0] += 1  # checkpoint number (the last one may come after a partial interval)
             _save_image(Path(args.save_images) / f"{args.case}_{args.architecture}_checkpoint{checkpoints[0]:03d}.png",
                         results[0].stitched.image, data.tests[0][1])
         if dense:
-            print("    dense 8 px / M = 8: " + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in (r.ssim for r in dense))
+            print("    dense 8 px / M = 8: " + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in dense)
                   + ";  dense 8 px / M = 32 illumination-weighted: "
-                  + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in (r.ssim for r in weighted)), flush=True)
+                  + "  ".join(f"{a:.3f}/{p:.3f}" for a, p in weighted), flush=True)
         return [r.ssim for r in results]
 
     loop = LoopConfig(steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, learning_rate=args.lr,

@@ -63,3 +63,15 @@ def check_model_name(name: object) -> str:
 def payload_member(model_name: str, backend: str) -> str:
     """Archive member holding the payload of ``model_name`` for ``backend``."""
     return f"{model_name}/{PAYLOAD_FILENAMES[backend]}"
+
+
+def valid_derived_models(derived: object, names: object) -> bool:
+    """The format-3.1 ``derived_models`` rule, shared by writer and reader: a mapping of
+    archived model names to *other* archived models that have a payload of their own."""
+    if not isinstance(derived, dict) or not isinstance(names, (list, tuple)):
+        return False
+    return all(
+        isinstance(name, str) and isinstance(source, str) and name in names and source in names
+        and source not in derived and name != source
+        for name, source in derived.items()
+    )

@@ -53,6 +53,7 @@ from ptychopinn_plugin.archive.layout import (
     REPRODUCIBILITY_NAME,
     check_model_name,
     payload_member,
+    valid_derived_models,
 )
 from ptychopinn_plugin.archive.params import parse_params
 from ptychopinn_plugin.archive.sources import (
@@ -210,9 +211,7 @@ def validate_manifest(manifest: Any, label: str) -> None:
         except ValueError as exc:
             raise ValueError(f"{label}: manifest.json 'models': {exc}") from None
     derived = manifest.get(DERIVED_MODELS_KEY, {})
-    if not isinstance(derived, dict) or any(
-            not isinstance(k, str) or not isinstance(v, str) or k not in models or v not in models or v in derived
-            or k == v for k, v in derived.items()):
+    if not valid_derived_models(derived, models):
         raise ValueError(f"{label}: manifest.json '{DERIVED_MODELS_KEY}' = {derived!r} must map archived model names "
                          "to archived models that have their own payload")
     if _require(manifest, "model_type", str, label) not in MODEL_TYPES:
@@ -579,12 +578,9 @@ def load_archive(path: str | Path, codec_resolver: CodecResolver | PayloadCodec,
         codec = _as_resolver(codec_resolver)(info.backend)
         if codec.backend != info.backend:
             raise ArchiveBackendMismatchError(info.backend, codec.backend)
-        models = {}
         for name in (*names, *(n for n in info.models if n not in names)):
-            model = handle.load_model(name, codec)
-            if name in names:
-                models[name] = model
-            del model
+            handle.load_model(name, codec)  # decodes and verifies every payload; the handle caches the models
+        models = {name: handle.load_model(name, codec) for name in names}
     return LoadedArchive(
         models=models, model_config=info.model_config, training_config=info.training_config,
         intensity_scale=info.intensity_scale, intensity_scale_trained=info.intensity_scale_trained,

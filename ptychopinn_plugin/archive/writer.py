@@ -44,6 +44,7 @@ from ptychopinn_plugin.archive.layout import (
     REPRODUCIBILITY_SCHEMA,
     check_model_name,
     payload_member,
+    valid_derived_models,
 )
 from ptychopinn_plugin.archive.params import build_params, validate_probe
 from ptychopinn_plugin.archive.sources import file_sha256
@@ -248,12 +249,11 @@ def _check_derived(derived_models: Mapping[str, str] | None, names: list[str], c
     derived = dict(derived_models or {})
     if derived and not can_derive(codec):
         raise ValueError(f"derived_models needs a codec with derive_model; {type(codec).__name__} has none")
-    for name, source in derived.items():
-        if name not in names or source not in names or source in derived or name == source:
-            raise ValueError(
-                f"derived_models entry {name!r} → {source!r} is invalid: both must be archived models "
-                f"({names}) and the source must have its own payload"
-            )
+    if not valid_derived_models(derived, names):
+        raise ValueError(
+            f"derived_models = {derived!r} is invalid: each entry must map an archived model ({names}) to another "
+            "archived model that has its own payload"
+        )
     return derived
 
 

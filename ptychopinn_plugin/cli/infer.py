@@ -124,6 +124,7 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
 def _infer(args: argparse.Namespace) -> int:
     from ptychopinn_plugin._version import __version__
     from ptychopinn_plugin.config import InferenceConfig, resolve_model_archive
+    from ptychopinn_plugin.config.inference_config import DEFAULT_INFERENCE_OUTPUT_DIR
     from ptychopinn_plugin.data.npz_io import check_exists
     from ptychopinn_plugin.util.atomic import atomic_write_text
     from ptychopinn_plugin.workflows.comparison import COMPARISON_PNG_NAME, write_comparison
@@ -136,7 +137,7 @@ def _infer(args: argparse.Namespace) -> int:
     test_path = Path(values["test_data_file"])
     archive = resolve_model_archive(model_path)  # ValueError listing the paths tried
     check_exists(test_path)
-    check_output_dir(values.get("output_dir") or InferenceConfig.__dataclass_fields__["output_dir"].default_factory())
+    check_output_dir(values.get("output_dir") or DEFAULT_INFERENCE_OUTPUT_DIR)
     if args.write_product:
         check_output_dir(Path(args.write_product).parent, "--write-product (its directory)")
     # Read the input product before the (slow) inference so a bad file fails fast.

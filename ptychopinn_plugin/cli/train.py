@@ -166,7 +166,7 @@ def torch_execution_config(args: argparse.Namespace, names: dict[str, str] = TOR
 
 def _train(args: argparse.Namespace) -> int:
     from ptychopinn_plugin.config import TrainingConfig, build_config, validate_training_config
-    from ptychopinn_plugin.config.model_config import ALLOWED_N
+    from ptychopinn_plugin.config.model_config import ALLOWED_N, UNSUPPORTED_N_HINT
     from ptychopinn_plugin.workflows.arguments import data_pattern_size, merge_config_values
     from ptychopinn_plugin.workflows.data_prep import load_data
 
@@ -186,10 +186,8 @@ def _train(args: argparse.Namespace) -> int:
         values["N"] = data_pattern_size(train_file)
         logger.info("N = %d taken from the header of %s", values["N"], train_file)
         if values["N"] not in ALLOWED_N:
-            raise ValueError(
-                f"{train_file}: the diffraction patterns are {values['N']}×{values['N']}; PtychoPINN models need "
-                f"N = {', '.join(map(str, ALLOWED_N))} (physics §4.2): crop or bin the patterns to a supported size"
-            )
+            raise ValueError(f"{train_file}: the diffraction patterns are {values['N']}×{values['N']}; "
+                             f"{UNSUPPORTED_N_HINT}")
     config = build_config(TrainingConfig, values)
     validate_training_config(config)
     check_output_dir(config.output_dir)

@@ -13,6 +13,10 @@ from ptychopinn_plugin.config.training_config import check_backend
 ARCHIVE_NAME = "wts.h5.zip"
 
 
+DEFAULT_INFERENCE_OUTPUT_DIR = "inference_outputs"
+"""``InferenceConfig.output_dir`` when none is given (the CLI checks it before any work)."""
+
+
 @dataclass
 class InferenceConfig:
     """Which model to apply to which data, and how to stitch the result."""
@@ -41,7 +45,7 @@ class InferenceConfig:
     """Central M×M of each predicted patch used for stitching (even, 2 ≤ M ≤ N)."""
     debug: bool = False
     """Write extra diagnostic outputs."""
-    output_dir: Path = field(default_factory=lambda: Path("inference_outputs"))
+    output_dir: Path = field(default_factory=lambda: Path(DEFAULT_INFERENCE_OUTPUT_DIR))
     """Where reconstructions are written."""
     backend: Literal["tensorflow", "pytorch"] = "tensorflow"
     """Backend used for prediction (must match the archive's)."""

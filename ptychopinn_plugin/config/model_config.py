@@ -8,6 +8,8 @@ from typing import Literal
 from ptychopinn_plugin.config._checks import check_bool, check_choice, check_float, check_int
 
 ALLOWED_N = (64, 128, 256)
+UNSUPPORTED_N_HINT = f"PtychoPINN models need N = {', '.join(map(str, ALLOWED_N))} (physics §4.2): crop or bin the patterns"
+"""What a user with patterns of another size can do (ends every such message)."""
 MODEL_TYPES = ("pinn", "supervised")
 ARCHITECTURES = ("cnn", "resnet")
 AMP_ACTIVATIONS = ("sigmoid", "swish", "softplus", "relu")

@@ -126,6 +126,24 @@ def _read_header(handle: Any, key: str) -> NpyMemberInfo | None:
                          fortran_order=bool(fortran))
 
 
+def open_npz(path: str | os.PathLike[str]) -> np.lib.npyio.NpzFile:
+    """``np.load(path, allow_pickle=False)`` of an NPZ archive; every failure is a
+    ``ValueError`` (``FileNotFoundError``/``IsADirectoryError`` for the path itself) that
+    names the file and says what was expected.  Close the result (a context manager)."""
+    path = check_exists(path)
+    check_zip_signature(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a readable NPZ archive (loaded with allow_pickle=False): {exc}") from exc
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError(
+            f"{path} is a single .npy array, not an NPZ dataset archive (expected keys such "
+            "as 'diffraction', 'xcoords', 'ycoords', 'probeGuess')"
+        )
+    return loaded
+
+
 class NpzReader:
     """Open an NPZ archive with ``allow_pickle=False`` and read members with clear errors.
 
@@ -136,20 +154,8 @@ class NpzReader:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = check_exists(path)
-        check_zip_signature(self.path)
-        try:
-            loaded = np.load(self.path, allow_pickle=False)
-        except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
-            raise ValueError(
-                f"{self.path} is not a readable NPZ archive (loaded with allow_pickle=False): {exc}"
-            ) from exc
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError(
-                f"{self.path} is a single .npy array, not an NPZ dataset archive (expected keys such "
-                "as 'diffraction', 'xcoords', 'ycoords', 'probeGuess')"
-            )
-        self._npz = loaded
-        self.keys: tuple[str, ...] = tuple(loaded.files)
+        self._npz = open_npz(self.path)
+        self.keys: tuple[str, ...] = tuple(self._npz.files)
         self.infos: dict[str, NpyMemberInfo] = npz_member_infos(self.path)
 
     def __enter__(self) -> "NpzReader":

@@ -12,26 +12,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ptychopinn_plugin.data.npz_io import check_exists, check_zip_signature
+from ptychopinn_plugin.data.npz_io import open_npz
 
 logger = logging.getLogger(__name__)
 
 COM_KEYS = ("canvas_com", "com")
-
-
-def _open_npz(path: str | os.PathLike[str]) -> np.lib.npyio.NpzFile:
-    """Open with ``allow_pickle=False``; every failure names the file and what was expected."""
-    path = check_exists(path)
-    check_zip_signature(path)
-    try:
-        return np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, OSError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path} is not a readable NPZ archive (loaded with allow_pickle=False): {exc}") from exc
 
 
 def _require_finite(array: np.ndarray, path: Path, key: str) -> None:
@@ -52,7 +41,7 @@ def _read_key(npz: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
 def load_reconstruction_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, tuple[float, float] | None]:
     """Return ``(object, canvas_com)``; ``canvas_com`` is ``(x, y)`` or None when absent."""
     path = Path(path)
-    with _open_npz(path) as npz:
+    with open_npz(path) as npz:
         keys = set(npz.files)
         if "object" in keys:
             obj = _read_key(npz, "object", path)
@@ -74,22 +63,18 @@ def load_reconstruction_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, t
                 break
         if com is None and "_metadata" in keys:
             com = _com_from_metadata(npz, path)
-    if not np.issubdtype(obj.dtype, np.number):
-        raise ValueError(f"{path}: reconstruction has non-numeric dtype {obj.dtype}")
     return np.asarray(obj), com
 
 
 def load_ground_truth_npz(path: str | os.PathLike[str]) -> np.ndarray:
     """Return the dataset's ``objectGuess`` (2-D complex)."""
     path = Path(path)
-    with _open_npz(path) as npz:
+    with open_npz(path) as npz:
         if "objectGuess" not in npz.files:
             raise KeyError(f"dataset {path} has no 'objectGuess' (ground truth) to evaluate against")
         obj = _read_key(npz, "objectGuess", path)
     if obj.ndim != 2:
         raise ValueError(f"{path}: objectGuess must be 2-D; got shape {obj.shape}")
-    if not np.issubdtype(obj.dtype, np.number):
-        raise ValueError(f"{path}: objectGuess has non-numeric dtype {obj.dtype}; expected complex numbers")
     _require_finite(obj, path, "objectGuess")
     return obj
 

@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import IO, Iterator
 
+import numpy as np
+
 logger = logging.getLogger(__name__)
 
 LEGACY_STALE_SECONDS = 3600.0
@@ -84,8 +86,6 @@ def remove_stale_temporaries(directory: str | os.PathLike[str], name: str) -> li
             removed.append(entry)
             logger.info("removed %s, left behind by an interrupted write", entry)
     return removed
-
-import numpy as np
 
 
 @contextlib.contextmanager

@@ -9,12 +9,9 @@ it emulates bf16 in software and is *slower* than float32, so ``precision = 'aut
 from __future__ import annotations
 
 import functools
-import logging
 import sys
 from pathlib import Path
 from typing import Iterable, Optional
-
-logger = logging.getLogger(__name__)
 
 BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
 """``/proc/cpuinfo`` flags of native bf16 matrix arithmetic (AMX tiles, AVX512-BF16 dot products)."""

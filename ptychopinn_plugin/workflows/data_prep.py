@@ -14,7 +14,7 @@ import os
 from typing import Any, Optional, Union
 
 from ptychopinn_plugin.config import InferenceConfig, TrainingConfig
-from ptychopinn_plugin.config.model_config import ALLOWED_N
+from ptychopinn_plugin.config.model_config import ALLOWED_N, UNSUPPORTED_N_HINT
 from ptychopinn_plugin.data.container import PtychoDataContainer
 from ptychopinn_plugin.data.raw_data import RawData
 from ptychopinn_plugin.data.subsample import subsample_raw_data
@@ -102,8 +102,7 @@ def create_ptycho_data_container(
     if n_data is not None and n_data != model.N:
         raise ValueError(
             f"{named}the diffraction patterns are {n_data}×{n_data} but the model needs N = {model.N}"
-            + ("" if n_data in ALLOWED_N else f" (PtychoPINN supports N = {', '.join(map(str, ALLOWED_N))}): "
-               "crop or bin the patterns to a supported size")
+            + ("" if n_data in ALLOWED_N else f" ({UNSUPPORTED_N_HINT})")
         )
     require_model_ready(data, "workflow")
     groups = config.n_groups if n_groups is _FROM_CONFIG else n_groups

@@ -176,13 +176,17 @@ def build_trainer(
     output_dir: Path,
     callbacks: list[Callback],
     has_validation: bool,
+    accelerator: str,
+    precision: str,
 ) -> Any:
-    """The Lightning ``Trainer`` honouring every execution field (api spec §2.6)."""
+    """The Lightning ``Trainer`` honouring every execution field (api spec §2.6).
+
+    ``accelerator`` and ``precision`` are the execution config's, already resolved by the
+    caller (:func:`resolve_accelerator`, :func:`resolve_precision`), which also logs and
+    records them: resolved once per training."""
     from lightning.pytorch import Trainer
 
     exe = execution_config
-    accelerator = resolve_accelerator(exe.accelerator)
-    precision, _ = resolve_precision(exe.precision, accelerator)
     return Trainer(
         accelerator=accelerator,
         devices=exe.devices,

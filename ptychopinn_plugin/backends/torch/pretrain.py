@@ -45,6 +45,8 @@ class PretrainResult:
     """Mean loss of the last tenth of the run."""
     stopped: bool
     """True when the monitor asked to stop."""
+    precision: str
+    """The precision it ran in ('bf16-mixed' → bf16 autocast, anything else float32)."""
 
 
 def pretrain_on_synthetic_groups(
@@ -118,4 +120,4 @@ def pretrain_on_synthetic_groups(
             break
     tail = running[-report_every:] or [math.nan]
     return PretrainResult(steps=done, seconds=time.perf_counter() - start, final_loss=float(np.mean(tail)),
-                          stopped=stopped)
+                          stopped=stopped, precision=precision)

@@ -171,8 +171,11 @@ def _fit(
     bridge = MonitorBridge(monitor, cfg.nepochs)
     has_validation = datamodule.has_validation
     callbacks = [bridge, *build_callbacks(exe, output_dir, has_validation=has_validation)]
+    accelerator = resolve_accelerator(exe.accelerator)
+    precision, reason = resolve_precision(exe.precision, accelerator)
     trainer = build_trainer(
-        exe, nepochs=cfg.nepochs, output_dir=output_dir, callbacks=callbacks, has_validation=has_validation
+        exe, nepochs=cfg.nepochs, output_dir=output_dir, callbacks=callbacks, has_validation=has_validation,
+        accelerator=accelerator, precision=precision,
     )
     # Training in child processes (ddp_spawn, or what 'auto' chose): the monitor stays here.
     spawn = is_spawn_strategy(exe.strategy) or trains_in_child_processes(trainer)
@@ -184,7 +187,6 @@ def _fit(
                 "the epochs after training ends and cannot stop the run", exe.strategy,
             )
     n_val = len(datamodule.val_set) if has_validation else 0
-    precision, reason = resolve_precision(exe.precision, resolve_accelerator(exe.accelerator))
     logger.info("training precision %s (%s); the physics runs in float32", precision, reason)
     logger.info(
         "training (torch, %s) %s N=%d gridsize=%d on %d groups (%d validation), %d epochs, batch %d, s=%.6g, "
@@ -237,10 +239,12 @@ def _fit(
 
 def _pretrain(autoencoder: Autoencoder, source: Any, cfg: TrainingConfig, exe: PyTorchExecutionConfig, *,
               scale: float, seed: Optional[int], monitor: Optional[TrainingMonitor]) -> Any:
-    """Synthetic pretraining of the fresh models (:mod:`.pretrain`), in the training precision."""
+    """Synthetic pretraining of the fresh models (:mod:`.pretrain`).  It runs where the fresh
+    models are, on the CPU, so ``'auto'`` resolves by the CPU's rule (the Trainer moves
+    the models to the accelerator only afterwards)."""
     from .pretrain import pretrain_on_synthetic_groups
 
-    precision, _ = resolve_precision(exe.precision, resolve_accelerator(exe.accelerator))
+    precision, _ = resolve_precision(exe.precision, "cpu")
     result = pretrain_on_synthetic_groups(
         autoencoder.core, probe=np.asarray(source.probe), relative_offsets=np.asarray(source.coords_nominal),
         nphotons=cfg.nphotons, intensity_scale=scale, steps=cfg.pretrain_steps, batch_size=cfg.batch_size,
@@ -253,18 +257,16 @@ def _pretrain(autoencoder: Autoencoder, source: Any, cfg: TrainingConfig, exe: P
 
 
 def _result_without_fit(autoencoder: Autoencoder, diffraction_to_obj: DiffractionToObj, cfg: TrainingConfig,
-                        exe: PyTorchExecutionConfig, scale: float, model_probe: Optional[np.ndarray],
-                        pretrained: Any) -> TrainResult:
+                        scale: float, model_probe: Optional[np.ndarray], pretrained: Any) -> TrainResult:
     """The outcome when the caller stopped during pretraining: the pretrained weights, no
     epoch on the data, ``completed = False``."""
     autoencoder.cpu().eval()
     trained = trained_intensity_scale(autoencoder)
-    precision, _ = resolve_precision(exe.precision, resolve_accelerator(exe.accelerator))
     return TrainResult(
         autoencoder=autoencoder, diffraction_to_obj=diffraction_to_obj, history={},
         intensity_scale=float(scale), intensity_scale_trained=float(scale if trained is None else trained),
         completed=False, epochs_run=0, probe=model_probe, model_config=cfg.model, batches_run=0,
-        seconds=pretrained.seconds, history_epochs=[], precision=precision,
+        seconds=pretrained.seconds, history_epochs=[], precision=pretrained.precision,
     )
 
 
@@ -298,7 +300,7 @@ def train_models(
     if cfg.pretrain_steps > 0 and not supervised:
         pretrained = _pretrain(autoencoder, source, cfg, exe, scale=scale, seed=seed, monitor=monitor)
         if pretrained.stopped:
-            return _result_without_fit(autoencoder, diffraction_to_obj, cfg, exe, scale, model_probe, pretrained)
+            return _result_without_fit(autoencoder, diffraction_to_obj, cfg, scale, model_probe, pretrained)
     spec = None if supervised else LossSpec.from_training_config(cfg, has_ground_truth=source.has_ground_truth)
     datamodule = PtychoDataModule(
         source,
