@@ -67,11 +67,13 @@ def train_loop(
     stream: Any = None,
     step_offset: int = 0,
     seconds_offset: float = 0.0,
+    target_divisor: float = 1.0,
 ) -> list[LoopRecord]:
     """Train ``core`` on container ``train`` — or, with ``stream`` (a
     ``SyntheticGroupStream``), on fresh simulated batches; evaluate every ``eval_every``
     steps and at the end.  ``step_offset``/``seconds_offset`` continue the step and time
-    count of an earlier phase in the printed records."""
+    count of an earlier phase in the printed records.  ``target_divisor``: the stream's true
+    patches are divided by it (the gauge headroom ``k`` of ``pretrain.gauge_headroom``)."""
     import torch
 
     from ptychopinn_plugin.backends.torch.container import positions_channels_first, to_channels_first
@@ -79,15 +81,15 @@ def train_loop(
 
     torch.manual_seed(cfg.seed)
     if stream is not None:
-        train = _StreamView(stream, cfg.batch_size)
+        train = _StreamView(stream, cfg.batch_size, target_divisor)
     x_all = to_channels_first(train.X).contiguous()
     y_all = None
     if cfg.loss == "supervised":
-        # Per-member true patches (B, C, N, N), confined to the central window like the output.
+        # Per-member true patches (B, C, N, N), compared with the patches the probe sees.
+        from ptychopinn_plugin.backends.torch.pretrain import probe_weight, supervised_patch_loss
+
         y_all = to_channels_first(train.Y).contiguous()
-        n_side = y_all.shape[-1]
-        window = torch.zeros(n_side, n_side)
-        window[n_side // 4: 3 * n_side // 4, n_side // 4: 3 * n_side // 4] = 1
+        supervised_weight = probe_weight(core)
     pos_all = positions_channels_first(train.coords_nominal).contiguous()
     n = x_all.shape[0]
     s = float(intensity_scale)
@@ -144,10 +146,7 @@ def train_loop(
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
         if cfg.loss == "supervised":
-            with autocast():
-                patches = core.object_patches(x, pos, s)
-            diff = (patches - y_all[idx]) * window
-            loss = torch.mean(torch.abs(diff.real)) + torch.mean(torch.abs(diff.imag))
+            loss = supervised_patch_loss(core, x, pos, s, y_all[idx], supervised_weight, autocast)
         else:
             with autocast():
                 _, pred_amp, pred_int = core(x, pos, s)
@@ -174,13 +173,14 @@ def train_loop(
 class _StreamView:
     """The container attributes the loop reads, refilled from a synthetic stream each step."""
 
-    def __init__(self, stream: Any, batch_size: int) -> None:
+    def __init__(self, stream: Any, batch_size: int, target_divisor: float = 1.0) -> None:
         self.stream = stream
         self.batch_size = batch_size
+        self.target_divisor = float(target_divisor)
         self.refill()
 
     def refill(self) -> None:
         batch = self.stream.next_batch(self.batch_size)
         self.X = batch.X
         self.coords_nominal = batch.coords_relative
-        self.Y = batch.Y
+        self.Y = batch.Y / self.target_divisor

@@ -67,6 +67,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                    help="comma-separated object families of the synthetic stream (features, lines, smooth); "
                         "'lines' with zero phase is the benchmark's own object family: an upper bound of what "
                         "pretraining can do, not the paper's two-image protocol")
+    p.add_argument("--gauge", choices=("physics", "true"), default="physics",
+                   help="pretraining targets: 'physics' = the true patches in the physics gauge of the model's probe "
+                        "(pretrain.gauge_headroom; what the library does), 'true' = the true amplitudes (session 5)")
+    p.add_argument("--finetune-warmup", type=int, default=0,
+                   help="linear learning-rate warm-up steps of the training after pretraining")
     p.add_argument("--dense-eval", action="store_true",
                    help="also score each held-out object with groups every 8 px, stitched with M = 8 (only the "
                         "well-lit centre of every patch) and with M = 32 weighted by the probe's illumination "
@@ -207,15 +212,22 @@ def main(argv: list[str] | None = None) -> int:
         from ptychopinn_plugin.simulation.synthetic_stream import SyntheticGroupStream
 
         families = tuple(f.strip() for f in args.pretrain_families.split(",") if f.strip())
+        from ptychopinn_plugin.backends.torch.pretrain import gauge_headroom
+
+        gauge = core.illumination.probe() if args.gauge == "physics" else None
         stream = SyntheticGroupStream(np.asarray(data.probe), data.train.coords_nominal, nphotons=_lines_data.NPHOTONS,
                                       seed=args.seed + 1, families=families, object_size=_lines_data.OBJECT_SIZE,
-                                      phase_range=(0.0, 0.0))
+                                      phase_range=(0.0, 0.0), gauge_probe=gauge)
+        headroom = gauge_headroom(stream, batch_size=args.batch_size) if gauge is not None else 1.0
+        with torch.no_grad():
+            core.scaler.log_scale.fill_(float(np.log(s * headroom)))
         pre = replace(loop, minutes=args.pretrain_minutes, loss="supervised")
-        print(f"pretraining on synthetic groups ({', '.join(families)}, zero phase), supervised", flush=True)
-        records += train_loop(core, None, pre, s, evaluate, stream=stream)
+        print(f"pretraining on synthetic groups ({', '.join(families)}, zero phase), supervised, target gauge "
+              f"{args.gauge} (headroom k = {headroom:.3f})", flush=True)
+        records += train_loop(core, None, pre, s, evaluate, stream=stream, target_divisor=headroom)
         print(f"training on the {args.objects} training objects ({loss})", flush=True)
         rest = replace(loop, minutes=args.minutes - records[-1].seconds / 60,
-                       steps=max(0, args.steps - records[-1].steps))
+                       steps=max(0, args.steps - records[-1].steps), warmup=args.finetune_warmup)
         records += train_loop(core, data.train, rest, s, evaluate, step_offset=records[-1].steps,
                               seconds_offset=records[-1].seconds)
     else:

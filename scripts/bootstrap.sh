@@ -31,7 +31,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     "$VENV/bin/python" -m pip install "${PIP_ARGS[@]}" -c "$ROOT/constraints.txt" -e "$ROOT[$EXTRAS]" 2>&1 \
         | grep -v "^WARNING: Location" >&2 || true
     # pip's exit status is hidden by the filter above: verify the install explicitly.
-    "$VENV/bin/python" -c "import ptychopinn_plugin, ptycho" || { echo "[bootstrap] install failed" >&2; exit 1; }
+    "$VENV/bin/python" -c "import ptychopinn_plugin, ptycho, ptycho_torch" || { echo "[bootstrap] install failed" >&2; exit 1; }
     echo "$WANT" > "$STAMP"
 else
     echo "[bootstrap] environment up to date ($VENV)" >&2

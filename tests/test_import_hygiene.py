@@ -25,6 +25,13 @@ HEAVY = ("tensorflow", "keras", "torch", "lightning", "pytorch_lightning", "tens
         "ptychopinn_plugin.io",
         "ptychopinn_plugin.workflows",
         "ptychopinn_plugin.backends",
+        "ptycho_torch",
+        "ptycho_torch.config_params",
+        "ptycho_torch.config_bridge",
+        "ptycho_torch.api",
+        "ptycho_torch.api.base_api",
+        "ptycho_torch.lightning_utils",
+        "ptycho_torch.dataloader",
     ],
 )
 def test_import_loads_no_framework(module):
@@ -44,3 +51,10 @@ def test_gui_package_is_not_installed_as_top_level_gui():
         capture_output=True, text=True, check=True, cwd="/",
     )
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_ptycho_torch_is_installed_where_ptychodus_looks_for_it():
+    """Stock Ptychodus lists its PtychoPINN-Torch entries when find_spec sees both (§4T.1)."""
+    code = "import importlib.util as u; print(u.find_spec('ptycho_torch') is not None, u.find_spec('lightning') is not None)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.split()[0] == "True"

@@ -61,7 +61,7 @@ class PyTorchExecutionConfig:
     lr_warmup_epochs: int = 0
     """Linear warm-up epochs for WarmupCosine."""
     lr_min_ratio: float = 0.1
-    """Final lr / initial lr for WarmupCosine, in (0, 1]."""
+    """Final lr / initial lr for WarmupCosine, in [0, 1] (0 = decay to zero; ptycho_torch §4T.7.3 amendment)."""
     early_stop_patience: int = 3
     """Stop when the monitored loss has not improved for this many epochs."""
     early_stop_monitor: str = "train_loss"
@@ -122,7 +122,7 @@ def validate_execution_config(cfg: PyTorchExecutionConfig) -> None:
         )
     check_choice(owner, "scheduler", cfg.scheduler, SCHEDULERS)
     check_int(owner, "lr_warmup_epochs", cfg.lr_warmup_epochs, minimum=0)
-    check_float(owner, "lr_min_ratio", cfg.lr_min_ratio, exclusive_minimum=0.0, maximum=1.0)
+    check_float(owner, "lr_min_ratio", cfg.lr_min_ratio, minimum=0.0, maximum=1.0)
     check_int(owner, "early_stop_patience", cfg.early_stop_patience, exclusive_minimum=0)
     if not isinstance(cfg.early_stop_monitor, str) or not cfg.early_stop_monitor:
         raise ValueError(f"{owner}.early_stop_monitor = {cfg.early_stop_monitor!r} is invalid; allowed: a metric name")

@@ -29,8 +29,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "STITCH_EPSILON",
+    "StitchFrame",
     "StitchGeometry",
     "StitchResult",
+    "stitch_onto_frame",
     "PatchStitcher",
     "stitch_patches",
     "illumination_weight",
@@ -135,7 +137,7 @@ class PatchStitcher:
     """
 
     def __init__(self, global_offsets: np.ndarray, N: int, M: int = 10, chunk_size: int = 32,
-                 weight: Optional[np.ndarray] = None) -> None:
+                 weight: Optional[np.ndarray] = None, frame: Optional["StitchFrame"] = None) -> None:
         q = offsets_to_xy(global_offsets)
         if q.shape[0] == 0:
             raise ValueError("cannot stitch zero patches: global_offsets is empty")
@@ -146,23 +148,38 @@ class PatchStitcher:
         self.N = int(N)
         self.M = _check_crop(M, self.N)
         self._weight = None if weight is None else _check_weight(weight, self.M)
-        com = q.mean(axis=0)
-        self._a = q - com
-        pad = int(math.ceil(float(np.max(np.abs(self._a)))))
-        if pad % 2:
-            pad += 1
-        P = self.M + 2 * pad
-        self.geometry = StitchGeometry(
-            com_xy=(float(com[0]), float(com[1])), canvas_size=P, pad=pad, crop_size=self.M
-        )
+        self.frame = frame
+        if frame is None:
+            com = q.mean(axis=0)
+            self._a = q - com
+            pad = int(math.ceil(float(np.max(np.abs(self._a)))))
+            if pad % 2:
+                pad += 1
+            P = self.M + 2 * pad
+            self.geometry = StitchGeometry(
+                com_xy=(float(com[0]), float(com[1])), canvas_size=P, pad=pad, crop_size=self.M
+            )
+            # Crop pixel c of a patch at a lands on canvas index c + a + (P/2 - M/2) = c + a + pad.
+            self._shift = np.array([pad, pad], dtype=np.float64)
+            rows = cols = P
+        else:
+            rows, cols = frame.shape_hw
+            anchor = np.asarray(frame.anchor_xy, dtype=np.float64)
+            self._a = q - anchor
+            self.geometry = None  # type: ignore[assignment]
+            # Frame index of object coordinate x is x - anchor + W/2; one margin pixel on
+            # each side catches the bilinear spill of crops that touch the frame's edge.
+            self._shift = np.array([cols / 2 - self.M / 2 + 1, rows / 2 - self.M / 2 + 1])
+            rows, cols = rows + 2, cols + 2
+        self._rows, self._cols = int(rows), int(cols)
         # Work in chunks of at least _MIN_WORK_PATCHES: the scatter has no per-patch
         # canvas, so a larger chunk only costs chunk·(M+1)² temporary values.
         self._chunk = max(int(chunk_size), _MIN_WORK_PATCHES)
         # One spare row/column: a tile of an exactly-integer a_b = +pad reaches index P
         # with weight 0; the spare keeps that zero from wrapping into the next row.
-        self._stride = P + 1
-        self._num = np.zeros(self._stride * self._stride, dtype=np.complex128)
-        self._den = np.zeros(self._stride * self._stride, dtype=np.float64)
+        self._stride = self._cols + 1
+        self._num = np.zeros((self._rows + 1) * self._stride, dtype=np.complex128)
+        self._den = np.zeros((self._rows + 1) * self._stride, dtype=np.float64)
         self._next = 0
 
     @property
@@ -196,11 +213,14 @@ class PatchStitcher:
 
     def _scatter(self, crops: np.ndarray, a: np.ndarray) -> None:
         """Add the bilinear tiles of one chunk of crops onto the canvas accumulators."""
-        M, pad, stride = self.M, self.geometry.pad, self._stride
-        base = np.floor(a)
-        frac = a - base  # (k, 2) as (fx, fy), in [0, 1)
-        col0 = base[:, 0].astype(np.int64) + pad
-        row0 = base[:, 1].astype(np.int64) + pad
+        M, stride = self.M, self._stride
+        shifted = a + self._shift
+        base = np.floor(shifted)
+        frac = shifted - base  # (k, 2) as (fx, fy), in [0, 1)
+        col0 = base[:, 0].astype(np.int64)
+        row0 = base[:, 1].astype(np.int64)
+        if col0.min() < 0 or row0.min() < 0 or col0.max() + M >= stride or row0.max() + M > self._rows:
+            raise ValueError("a patch falls outside the stitch frame; the frame must cover every position ± M/2")
         k = crops.shape[0]
 
         # Blend along columns, then rows: tile = (1-fy, fy) ⊗ (1-fx, fx) spread of the crop.
@@ -249,13 +269,62 @@ class PatchStitcher:
 
     def result(self) -> StitchResult:
         """``R = Num / (Den + 1e-9)`` as complex64 ``(P, P, 1)`` once every patch was added."""
-        if self._next != self.n_patches:
-            raise ValueError(f"only {self._next} of {self.n_patches} patches were added before result()")
-        P, stride = self.geometry.canvas_size, self._stride
-        num = self._num.reshape(stride, stride)[:P, :P]
-        den = self._den.reshape(stride, stride)[:P, :P]
-        image = (num / (den + STITCH_EPSILON)).astype(np.complex64)[..., None]
+        if self.frame is not None:
+            raise ValueError("this stitcher fills a StitchFrame; use frame_image()")
+        image = self._ratio()[..., None]
         return StitchResult(image=image, geometry=self.geometry, n_patches=self.n_patches)
+
+    def _ratio(self) -> np.ndarray:
+        if self._next != self.n_patches:
+            raise ValueError(f"only {self._next} of {self.n_patches} patches were added before the result")
+        num = self._num.reshape(self._rows + 1, self._stride)[: self._rows, : self._cols]
+        den = self._den.reshape(self._rows + 1, self._stride)[: self._rows, : self._cols]
+        return (num / (den + STITCH_EPSILON)).astype(np.complex64)
+
+    def frame_image(self) -> np.ndarray:
+        """The stitched frame, complex64 ``(H, W)`` (pixels nothing covers are 0)."""
+        if self.frame is None:
+            raise ValueError("this stitcher has no StitchFrame; use result()")
+        return np.ascontiguousarray(self._ratio()[1:-1, 1:-1])
+
+
+@dataclass(frozen=True)
+class StitchFrame:
+    """An explicit output frame: pixel ``(i, j)`` holds object coordinate
+    ``(y, x) = (anchor_y + i - H/2, anchor_x + j - W/2)``; §10 with the anchor given
+    instead of the centre of mass and a rectangular canvas."""
+
+    anchor_xy: tuple[float, float]
+    shape_hw: tuple[int, int]
+
+    @classmethod
+    def around_positions(cls, xy: np.ndarray, N: int) -> "StitchFrame":
+        """The frame Ptychodus's stock PtychoPINN-Torch entry expects (ptycho_torch §4T.6.4):
+        centred on the scan's bounding box, ``W = ceil(max x - min x + N - 1e-6)`` (``H``
+        likewise), pixel ``(i, j)`` at ``(m_y + i - (H-1)/2, m_x + j - (W-1)/2)``."""
+        q = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        if q.shape[0] == 0 or not np.all(np.isfinite(q)):
+            raise ValueError("StitchFrame.around_positions needs at least one finite (x, y) position")
+        low, high = q.min(axis=0), q.max(axis=0)
+        mid = (low + high) / 2
+        w = int(math.ceil(high[0] - low[0] + N - 1e-6))
+        h = int(math.ceil(high[1] - low[1] + N - 1e-6))
+        return cls(anchor_xy=(float(mid[0] + 0.5), float(mid[1] + 0.5)), shape_hw=(h, w))
+
+
+def stitch_onto_frame(patches: np.ndarray, xy: np.ndarray, frame: StitchFrame, M: int,
+                      weight: Optional[np.ndarray] = None) -> np.ndarray:
+    """Stitch ``(B, N, N[, 1])`` patches centred at ``xy`` ``(B, 2)`` onto ``frame``
+    (the §10 average, or the ``weight``-ed one); complex64 ``(H, W)``."""
+    patches = np.asarray(patches)
+    if patches.ndim == 4:
+        patches = patches[..., 0]
+    if patches.ndim != 3 or patches.shape[1] != patches.shape[2]:
+        raise ValueError(f"patches must be (B, N, N) or (B, N, N, 1); got shape {patches.shape}")
+    stitcher = PatchStitcher(np.asarray(xy, dtype=np.float64).reshape(-1, 2), N=patches.shape[1], M=M,
+                             weight=weight, frame=frame)
+    stitcher.add(patches)
+    return stitcher.frame_image()
 
 
 def _check_weight(weight: np.ndarray, M: int) -> np.ndarray:

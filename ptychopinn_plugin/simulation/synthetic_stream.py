@@ -48,6 +48,15 @@ class SyntheticGroupStream:
     container's ``coords_nominal``); each synthetic group copies one of them at random, so
     the group geometry the network sees matches the measured scan.  ``families`` are drawn
     in turn.  ``amplitude_range``/``phase_range`` bound the procedural objects.
+
+    ``gauge_probe``: the model's *normalised* probe (physics §6.1).  When given, ``Y`` is
+    returned in the physics gauge of that probe, ``Y = g·O`` with one factor ``g`` per batch
+    such that ``Σ|P·Y|² = Σ X²`` over the batch: the object the model's own forward model
+    needs to reproduce the normalised patterns.  Unlike the true amplitude (which the
+    normalisation hides from the network: an object of amplitude 0.5 and one of 1.0 give
+    the same ``X``), this target is fixed by ``X`` itself, and it is the object the physics
+    loss asks for afterwards, so supervised pretraining and self-supervised fine-tuning agree
+    (docs/benchmarks.md, "Paper lines benchmark": without it the switch collapsed the model).
     """
 
     def __init__(
@@ -62,6 +71,7 @@ class SyntheticGroupStream:
         groups_per_object: int = 64,
         amplitude_range: tuple[float, float] = (0.5, 1.0),
         phase_range: tuple[float, float] = (-1.0, 1.0),
+        gauge_probe: np.ndarray | None = None,
     ) -> None:
         probe = np.asarray(probe)
         if probe.ndim != 2 or probe.shape[0] != probe.shape[1]:
@@ -85,6 +95,12 @@ class SyntheticGroupStream:
         self.groups_per_object = int(groups_per_object)
         self.amplitude_range = amplitude_range
         self.phase_range = phase_range
+        self.gauge_probe = None
+        if gauge_probe is not None:
+            gauge_probe = np.asarray(gauge_probe)
+            if gauge_probe.shape != probe.shape:
+                raise ValueError(f"gauge_probe must have the probe's shape {probe.shape}; got {gauge_probe.shape}")
+            self.gauge_probe = gauge_probe.astype(np.complex128)
         self._rng = np.random.default_rng(seed)
         self._object: np.ndarray | None = None
         self._left = 0
@@ -142,4 +158,7 @@ class SyntheticGroupStream:
         f = np.sqrt((n / 2) ** 2 / np.mean(np.sum(measured**2, axis=(-2, -1))))
         X = np.moveaxis(f * measured, 1, -1).astype(np.float32)
         Y = np.moveaxis(patches, 1, -1)
+        if self.gauge_probe is not None:
+            exit_energy = np.sum(np.abs(self.gauge_probe[None, None] * patches) ** 2)
+            Y = (Y * np.sqrt(np.sum(X.astype(np.float64) ** 2) / exit_energy)).astype(np.complex64)
         return SyntheticBatch(X=X, coords_relative=r.astype(np.float32), Y=Y)

@@ -160,7 +160,10 @@ def test_execution_config_defaults_and_errors():
     with pytest.raises(ValueError, match="num_workers > 0"):
         PyTorchExecutionConfig(persistent_workers=True)
     with pytest.raises(ValueError, match="lr_min_ratio"):
-        PyTorchExecutionConfig(lr_min_ratio=0.0)
+        PyTorchExecutionConfig(lr_min_ratio=-0.1)
+    with pytest.raises(ValueError, match="lr_min_ratio"):
+        PyTorchExecutionConfig(lr_min_ratio=1.5)
+    assert PyTorchExecutionConfig(lr_min_ratio=0.0).lr_min_ratio == 0.0  # decay to zero (§4T.7.3 amendment)
     assert PyTorchExecutionConfig(devices="auto").devices == "auto"
 
 

@@ -3,6 +3,7 @@ app and our Ptychodus library, with progress and cancel like any training."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import zipfile
 
@@ -26,22 +27,30 @@ def _container(tiny_dataset_dir, config):
     return create_ptycho_data_container(load_data(tiny_dataset_dir / "train_data.npz"), config)
 
 
-def _supervised_loss(core, batch, scale: float) -> float:
+def _losses(core, batch, scale: float, headroom: float) -> tuple[float, float]:
+    """(supervised loss as pretraining computes it, amplitude MAE of the model's own forward
+    model against the batch's patterns) on one synthetic batch."""
     import torch
 
     from ptychopinn_plugin.backends.torch.container import positions_channels_first, to_channels_first
+    from ptychopinn_plugin.backends.torch.losses import amplitude_mae
+    from ptychopinn_plugin.backends.torch.pretrain import probe_weight, supervised_patch_loss
 
-    n = core.N
-    window = torch.zeros(n, n)
-    window[n // 4: 3 * n // 4, n // 4: 3 * n // 4] = 1
+    x = to_channels_first(batch.X)
+    positions = positions_channels_first(batch.coords_relative)
     with torch.no_grad():
-        patches = core.object_patches(to_channels_first(batch.X), positions_channels_first(batch.coords_relative),
-                                      scale)
-        diff = (patches - to_channels_first(batch.Y)) * window
-    return float(torch.mean(torch.abs(diff.real)) + torch.mean(torch.abs(diff.imag)))
+        supervised = supervised_patch_loss(core, x, positions, scale, to_channels_first(batch.Y) / headroom,
+                                           probe_weight(core), contextlib.nullcontext)
+        _, amplitude, _ = core(x, positions, scale)
+        physics = amplitude_mae(x * scale, amplitude)
+    return float(supervised), float(physics)
 
 
-def test_pretraining_learns_the_synthetic_objects(tiny_dataset_dir):
+def test_pretraining_learns_the_synthetic_objects_in_the_physics_gauge(tiny_dataset_dir):
+    """Held-out synthetic groups: the supervised loss falls, and so does the model's own
+    physics loss — the regression test of the collapse at the switch to the measured data
+    (the raw generator output used to be supervised; the ×1000 border of the canvas merge
+    then put the physics loss 40-800× above its noise level)."""
     from ptychopinn_plugin.backends.torch.models import PINNCore
     from ptychopinn_plugin.backends.torch.pretrain import pretrain_on_synthetic_groups
     from ptychopinn_plugin.physics.probe import normalise_probe
@@ -51,18 +60,38 @@ def test_pretraining_learns_the_synthetic_objects(tiny_dataset_dir):
     container = _container(tiny_dataset_dir, config)
     scale = float(np.sqrt(1e6) / 32)
     core = PINNCore(config.model, intensity_scale=scale, probe=normalise_probe(container.probe, 1.0), seed=1)
-    held_out = SyntheticGroupStream(container.probe, container.coords_nominal, nphotons=1e6, seed=99).next_batch(32)
-    before = _supervised_loss(core, held_out, scale)
+    held_out = SyntheticGroupStream(container.probe, container.coords_nominal, nphotons=1e6, seed=99,
+                                    gauge_probe=core.illumination.probe()).next_batch(32)
     progress: list[tuple[int, int, float]] = []
     monitor = CallbackMonitor()
     monitor.on_pretrain_progress = lambda step, steps, loss: progress.append((step, steps, loss))
     result = pretrain_on_synthetic_groups(
         core, probe=container.probe, relative_offsets=container.coords_nominal, nphotons=1e6, intensity_scale=scale,
         steps=60, batch_size=16, learning_rate=1e-3, precision="32-true", seed=3, monitor=monitor)
-    after = _supervised_loss(core, held_out, scale)
+    assert result.gauge_headroom >= 1.0
+    assert core.scaler.scale() == pytest.approx(scale * result.gauge_headroom, rel=0.05)
+    supervised_after, physics_after = _losses(core, held_out, scale, result.gauge_headroom)
+    fresh = PINNCore(config.model, intensity_scale=scale * result.gauge_headroom,
+                     probe=normalise_probe(container.probe, 1.0), seed=1)
+    supervised_before, physics_before = _losses(fresh, held_out, scale, result.gauge_headroom)
     assert result.steps == 60 and not result.stopped and np.isfinite(result.final_loss)
     assert [p[0] for p in progress] == list(range(6, 61, 6)) and all(p[1] == 60 for p in progress)
-    assert after < 0.7 * before, (before, after)  # objects it has never seen, drawn from the same families
+    # Objects it has never seen, drawn from the same families.
+    assert supervised_after < 0.7 * supervised_before, (supervised_before, supervised_after)
+    assert physics_after < physics_before, (physics_before, physics_after)
+
+
+def test_the_physics_gauge_target_reproduces_the_normalised_patterns():
+    """``gauge_probe``: ``Y`` is scaled so that the exit waves carry the patterns' energy."""
+    from ptychopinn_plugin.simulation.probe import make_probe
+    from ptychopinn_plugin.simulation.synthetic_stream import SyntheticGroupStream
+
+    probe = make_probe(64)
+    offsets = np.zeros((4, 1, 2, 1), np.float32)
+    batch = SyntheticGroupStream(probe, offsets, nphotons=1e8, seed=1, object_size=128,
+                                 gauge_probe=probe).next_batch(8)
+    exit_energy = np.sum(np.abs(probe[None, :, :, None] * batch.Y) ** 2)
+    assert exit_energy == pytest.approx(np.sum(batch.X.astype(np.float64) ** 2), rel=1e-4)
 
 
 def test_stop_during_pretraining_keeps_the_pretrained_model_marked_incomplete(tiny_dataset_dir):
