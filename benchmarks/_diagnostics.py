@@ -152,3 +152,33 @@ def loss_landmarks(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray) ->
         oracle = float(poisson_nll(target, gain * amplitude**2))
         mean_pattern = float(poisson_nll(target, target.mean(dim=0, keepdim=True).expand_as(target)))
     return {"oracle": oracle, "mean_pattern": mean_pattern}
+
+
+def switch_report(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray, loss: str) -> dict[str, float]:
+    """The data loss (``'mae'`` or ``'nll'``) of the model on one batch next to the oracle's
+    (the true patches through the model's physics with their best global gain): printed
+    where pretraining hands over to the physics loss.  A model loss far above the oracle
+    means the pretrained network is not an object the physics agrees with (issue #11: the
+    ×1000 border of the canvas merge put it 40-800× above)."""
+    import torch
+
+    from ptychopinn_plugin.backends.torch.losses import amplitude_mae, poisson_nll
+
+    n = x.shape[-1]
+    window = torch.zeros(n, n)  # the generator's own window (the canvas merge amplifies the rest ×1000)
+    window[n // 4: 3 * n // 4, n // 4: 3 * n // 4] = 1
+    y = torch.from_numpy(np.asarray(y_true)).to(torch.complex64)
+    if not core.object_big:
+        y = y[:, :1]
+    with torch.no_grad():
+        target = x * s
+        _, model_amp, _ = core(x, pos, s)
+        canvas = core.assembly(y * window, pos.float())
+        amplitude = core.far_field(core.illumination(core.extract(canvas, pos.float()), None))
+        gain = float(torch.sqrt(torch.sum(target**2) / torch.sum(amplitude**2)))
+        oracle_amp = gain * amplitude
+        if loss == "mae":
+            values = amplitude_mae(target, model_amp.float()), amplitude_mae(target, oracle_amp)
+        else:
+            values = poisson_nll(target**2, model_amp.float() ** 2), poisson_nll(target**2, oracle_amp**2)
+    return {"model": float(values[0]), "oracle": float(values[1])}

@@ -72,6 +72,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "(pretrain.gauge_headroom; what the library does), 'true' = the true amplitudes (session 5)")
     p.add_argument("--finetune-warmup", type=int, default=0,
                    help="linear learning-rate warm-up steps of the training after pretraining")
+    p.add_argument("--finetune-lr", type=float, default=None,
+                   help="learning rate of the training after pretraining (default: --lr)")
     p.add_argument("--dense-eval", action="store_true",
                    help="also score each held-out object with groups every 8 px, stitched with M = 8 (only the "
                         "well-lit centre of every patch) and with M = 32 weighted by the probe's illumination "
@@ -225,9 +227,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pretraining on synthetic groups ({', '.join(families)}, zero phase), supervised, target gauge "
               f"{args.gauge} (headroom k = {headroom:.3f})", flush=True)
         records += train_loop(core, None, pre, s, evaluate, stream=stream, target_divisor=headroom)
-        print(f"training on the {args.objects} training objects ({loss})", flush=True)
+        import _diagnostics
+
+        core.eval()
+        marks = _diagnostics.switch_report(core, *_probe_batch(data.train, 256), s, loss)
+        core.train()
+        print(f"training on the {args.objects} training objects ({loss}); at the switch, {loss} of the model "
+              f"{marks['model']:.6g} against the true patches' {marks['oracle']:.6g} (256 training groups)",
+              flush=True)
         rest = replace(loop, minutes=args.minutes - records[-1].seconds / 60,
-                       steps=max(0, args.steps - records[-1].steps), warmup=args.finetune_warmup)
+                       steps=max(0, args.steps - records[-1].steps), warmup=args.finetune_warmup,
+                       learning_rate=args.finetune_lr if args.finetune_lr is not None else args.lr)
         records += train_loop(core, data.train, rest, s, evaluate, step_offset=records[-1].steps,
                               seconds_offset=records[-1].seconds)
     else:

@@ -8,8 +8,7 @@ this package loads no deep-learning framework and no Qt.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from ptychopinn_plugin.util.lazy import lazy_submodules
 
 _SUBMODULES = frozenset(
     {
@@ -27,13 +26,4 @@ _SUBMODULES = frozenset(
 )
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'ptycho' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _SUBMODULES)
+__getattr__, __dir__ = lazy_submodules(__name__, _SUBMODULES, globals())

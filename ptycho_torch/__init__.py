@@ -12,8 +12,7 @@ Submodules resolve lazily on attribute access.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
+from ptychopinn_plugin.util.lazy import lazy_submodules
 
 _SUBMODULES = frozenset(
     {
@@ -29,13 +28,4 @@ _SUBMODULES = frozenset(
 )
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'ptycho_torch' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | _SUBMODULES)
+__getattr__, __dir__ = lazy_submodules(__name__, _SUBMODULES, globals())

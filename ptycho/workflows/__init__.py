@@ -1,18 +1,8 @@
 """``ptycho.workflows``: ``components`` and ``backend_selector`` (resolved lazily)."""
 
-import importlib
-from types import ModuleType
+from ptychopinn_plugin.util.lazy import lazy_submodules
 
 _SUBMODULES = frozenset({"components", "backend_selector"})
 
 
-def __getattr__(name: str) -> ModuleType:
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list:
-    return sorted(set(globals()) | _SUBMODULES)
+__getattr__, __dir__ = lazy_submodules(__name__, _SUBMODULES, globals())

@@ -38,12 +38,27 @@ def _version() -> str:
     return str(__version__)
 
 
+TORCH_EXTRA = ("torch", "lightning", "tensordict")
+
+
+def require_torch_extra() -> None:
+    """``RuntimeError`` naming the extra when a PyTorch-extra package is missing (§4T.1);
+    ``find_spec`` only, so nothing is imported."""
+    from importlib.util import find_spec
+
+    missing = [name for name in TORCH_EXTRA if find_spec(name) is None]
+    if missing:
+        raise RuntimeError(f"PtychoPINN-Torch needs the PyTorch extra: pip install 'ptychopinn[torch]' "
+                           f"(missing: {', '.join(missing)})")
+
+
 class ConfigManager:
     """The five configs of one run; construction refuses every unsupported setting at once
     (one ``ValueError``, §4T.7.5) and logs the accepted-but-ineffective ones."""
 
     def __init__(self, data_config: Any = None, model_config: Any = None, training_config: Any = None,
                  inference_config: Any = None, datagen_config: Any = None) -> None:
+        require_torch_extra()
         self.data_config = DataConfig.from_dict(data_config if data_config is not None else {})
         self.model_config = ModelConfig.from_dict(model_config if model_config is not None else {})
         self.training_config = TrainingConfig.from_dict(training_config if training_config is not None else {})
@@ -197,6 +212,7 @@ class PtychoModel:
     def _extract_configs_from_checkpoint(path: Any) -> tuple[DataConfig, ModelConfig, TrainingConfig, InferenceConfig]:
         """``(DataConfig, ModelConfig, TrainingConfig, InferenceConfig)`` stored in a checkpoint
         (loaded with ``weights_only=True``; pickled objects are refused, §4T.5.3)."""
+        require_torch_extra()
         from ptychopinn_plugin.backends.torch.stock_entry import load_checkpoint
 
         stored = load_checkpoint(path)["ptycho_torch"].get("configs", {})

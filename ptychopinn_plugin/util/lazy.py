@@ -32,3 +32,26 @@ def lazy_exports(
         return sorted(set(namespace) | set(exports))
 
     return __getattr__, __dir__
+
+
+def lazy_submodules(
+    package: str, submodules: frozenset[str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Return ``(__getattr__, __dir__)`` importing ``package.<name>`` on first attribute access.
+
+    For the compatibility packages (``ptycho``, ``ptycho_torch``): old client code uses
+    e.g. ``ptycho.probe.set_probe_guess`` without importing ``ptycho.probe`` first, and
+    importing the package itself must load no framework.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in submodules:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module = importlib.import_module(f"{package}.{name}")
+        namespace[name] = module
+        return module
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | submodules)
+
+    return __getattr__, __dir__

@@ -230,3 +230,14 @@ def test_find_best_checkpoint_rules(tmp_path):
     best.write_bytes(b"x")
     os.utime(best, (0, 0))
     assert find_best_checkpoint(str(tmp_path)) == best.resolve()
+
+
+def test_a_missing_torch_extra_package_is_named_at_the_first_child_call(monkeypatch):
+    import importlib.util
+
+    from ptycho_torch.api import base_api
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensordict" else real(name, *a))
+    with pytest.raises(RuntimeError, match=r"needs the PyTorch extra: pip install 'ptychopinn\[torch\]'.*tensordict"):
+        base_api.ConfigManager()
