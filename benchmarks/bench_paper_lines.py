@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         import _diagnostics
 
         core.eval()
-        marks = _diagnostics.switch_report(core, *_probe_batch(data.train, 256), s, loss)
+        switch_x, switch_pos, switch_y = _probe_batch(data.train, 256)
+        marks = _diagnostics.switch_report(core, switch_x, switch_pos, s, switch_y, loss)
         core.train()
         print(f"training on the {args.objects} training objects ({loss}); at the switch, {loss} of the model "
               f"{marks['model']:.6g} against the true patches' {marks['oracle']:.6g} (256 training groups)",

@@ -325,6 +325,7 @@ class InferenceEngine:
         import torch
 
         from ptychopinn_plugin.backends.torch.stock_entry import predict_and_stitch_frame
+        from ptychopinn_plugin.physics.probe import normalise_probe
         from ptychopinn_plugin.physics.stitching import StitchFrame, offsets_to_xy
 
         cm = self.config_manager
@@ -342,7 +343,8 @@ class InferenceEngine:
         image = predict_and_stitch_frame(
             module, container.X, container.coords_nominal, offsets_to_xy(container.global_offsets), frame,
             batch_size=cm.inference_config.batch_size, M=cm.inference_config.middle_trim,
-            patch_weighting=cm.inference_config.patch_weighting, device=device,
+            patch_weighting=cm.inference_config.patch_weighting,
+            weight_probe=normalise_probe(container.probe, cm.data_config.probe_scale), device=device,
         )
         logger.info("PtychoPINN-Torch: reconstructed %d groups onto a %d×%d frame", len(container), *image.shape)
         return np.ascontiguousarray(image, dtype=np.complex64)

@@ -264,6 +264,21 @@ def test_reopened_checkpoint_under_another_name_gives_the_same_object(trained, s
     np.testing.assert_array_equal(results[0], results[1])
 
 
+def test_supervised_entry_trains_and_reconstructs(scans, tmp_path):
+    directory = tmp_path / "supervised"
+    directory.mkdir()
+    save_ptychopinn_training_data(directory / "scan.npz", scans["train"].reconstruct_input)
+    queue = Queue()
+    sub.run_train(train_payload(directory, "Supervised", grid_size_x=1, grid_size_y=1, num_channels=1), queue)
+    output = pickle.loads(queue.items[0][1])
+    assert output.progress == 2 and all(np.isfinite(v.value) for v in output.training_loss)
+    checkpoint = Path(queue.items[1][1])
+    queue = Queue()
+    sub.run_reconstruct(ReconstructPayload("Supervised", checkpoint, scans["test"].reconstruct_input), queue)
+    array = pickle.loads(queue.items[0][1]).product.object_.get_layer(0)
+    assert array.dtype == np.complex64 and array.ndim == 2 and np.all(np.isfinite(array))
+
+
 def test_t9_errors_say_what_to_do(tmp_path, scans, trained):
     from ptycho_torch.api.base_api import ConfigManager, PtychoDataLoader
 

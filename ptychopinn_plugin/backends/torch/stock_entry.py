@@ -267,9 +267,11 @@ def load_checkpoint(path: Any, map_location: Any = "cpu") -> dict[str, Any]:
 # ---------------------------------------------------------------------------- inference
 def predict_and_stitch_frame(module: StockLightningModule, X: np.ndarray, coords_relative: np.ndarray,
                              xy: np.ndarray, frame: StitchFrame, *, batch_size: int, M: int, patch_weighting: str,
-                             device: str = "cpu") -> np.ndarray:
+                             weight_probe: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Network pass on normalised groups ``X`` and stitching of the group centres ``xy``
     ``(B, 2)`` onto ``frame`` (``StitchFrame.around_positions`` of the scan positions, §4T.6.3-6.4).
+    ``weight_probe``: the normalised probe of the scan, whose ``|P|²`` weights the stitch
+    when ``patch_weighting == 'probe'``.
 
     Batches halve on a CUDA out-of-memory error, down to 1."""
     module.eval()
@@ -287,5 +289,5 @@ def predict_and_stitch_frame(module: StockLightningModule, X: np.ndarray, coords
             size = max(1, size // 2)
             logger.warning("CUDA out of memory; retrying inference with batch size %d", size)
             torch.cuda.empty_cache()
-    weight = illumination_weight(module.probe(), M) if patch_weighting == "probe" else None
+    weight = illumination_weight(weight_probe, M) if patch_weighting == "probe" else None
     return stitch_onto_frame(patches, xy, frame, M, weight=weight)
