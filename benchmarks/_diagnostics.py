@@ -126,15 +126,12 @@ def free_patch_check(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray, 
     return rows
 
 
-def loss_landmarks(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray) -> dict[str, float]:
-    """Poisson NLL of two reference predictions on one batch: the *oracle* (the true patches,
-    confined to the central window like the network's output, through the model's physics
-    with ``exp(w) = s``) and the *mean pattern* (every pattern predicted as the batch-mean
-    intensity, the best any input-independent output can do).  A training loss at the
-    mean-pattern level means the network has learned nothing position-specific."""
+def oracle_amplitude(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray) -> Any:
+    """The true patches, confined to the central window like the network's output (the
+    canvas merge amplifies anything outside it ×1000), through the model's physics, times
+    their best global gain against ``s·X`` (the object's gauge differs from the probe's by
+    a constant): the prediction of a perfect network, ``(B, C, N, N)``."""
     import torch
-
-    from ptychopinn_plugin.backends.torch.losses import poisson_nll
 
     n = x.shape[-1]
     window = torch.zeros(n, n)
@@ -143,40 +140,42 @@ def loss_landmarks(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray) ->
     if not core.object_big:
         y = y[:, :1]
     with torch.no_grad():
-        patches = y * window
-        canvas = core.assembly(patches, pos.float())
+        canvas = core.assembly(y * window, pos.float())
         amplitude = core.far_field(core.illumination(core.extract(canvas, pos.float()), None))
+        target = x * s
+        return amplitude * torch.sqrt(torch.sum(target**2) / torch.sum(amplitude**2))
+
+
+def loss_landmarks(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray) -> dict[str, float]:
+    """Poisson NLL of two reference predictions on one batch: the *oracle*
+    (:func:`oracle_amplitude`) and the *mean pattern* (every pattern predicted as the
+    batch-mean intensity, the best any input-independent output can do).  A training loss
+    at the mean-pattern level means the network has learned nothing position-specific."""
+    import torch
+
+    from ptychopinn_plugin.backends.torch.losses import poisson_nll
+
+    oracle_amp = oracle_amplitude(core, x, pos, s, y_true)
+    with torch.no_grad():
         target = (x * s) ** 2
-        # Best global gain for the oracle (the object's gauge differs from the probe's by a constant).
-        gain = float(torch.sum(target) / torch.sum(amplitude**2))
-        oracle = float(poisson_nll(target, gain * amplitude**2))
+        oracle = float(poisson_nll(target, oracle_amp**2))
         mean_pattern = float(poisson_nll(target, target.mean(dim=0, keepdim=True).expand_as(target)))
     return {"oracle": oracle, "mean_pattern": mean_pattern}
 
 
 def switch_report(core: Any, x: Any, pos: Any, s: float, y_true: np.ndarray, loss: str) -> dict[str, float]:
     """The data loss (``'mae'`` or ``'nll'``) of the model on one batch next to the oracle's
-    (the true patches through the model's physics with their best global gain): printed
-    where pretraining hands over to the physics loss.  A model loss far above the oracle
-    means the pretrained network is not an object the physics agrees with (issue #11: the
-    ×1000 border of the canvas merge put it 40-800× above)."""
+    (:func:`oracle_amplitude`): printed where pretraining hands over to the physics loss.
+    A model loss far above the oracle means the pretrained network is not an object the
+    physics agrees with (issue #11: the ×1000 border of the canvas merge put it 40-800× above)."""
     import torch
 
     from ptychopinn_plugin.backends.torch.losses import amplitude_mae, poisson_nll
 
-    n = x.shape[-1]
-    window = torch.zeros(n, n)  # the generator's own window (the canvas merge amplifies the rest ×1000)
-    window[n // 4: 3 * n // 4, n // 4: 3 * n // 4] = 1
-    y = torch.from_numpy(np.asarray(y_true)).to(torch.complex64)
-    if not core.object_big:
-        y = y[:, :1]
+    oracle_amp = oracle_amplitude(core, x, pos, s, y_true)
     with torch.no_grad():
         target = x * s
         _, model_amp, _ = core(x, pos, s)
-        canvas = core.assembly(y * window, pos.float())
-        amplitude = core.far_field(core.illumination(core.extract(canvas, pos.float()), None))
-        gain = float(torch.sqrt(torch.sum(target**2) / torch.sum(amplitude**2)))
-        oracle_amp = gain * amplitude
         if loss == "mae":
             values = amplitude_mae(target, model_amp.float()), amplitude_mae(target, oracle_amp)
         else:
