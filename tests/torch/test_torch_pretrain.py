@@ -136,3 +136,22 @@ def test_unsupported_pretraining_settings_are_refused_before_training(change, me
         check_workflow_config(TrainingConfig(**fields))
     with pytest.raises(ValueError, match="pretrain_steps"):
         TrainingConfig(model=ModelConfig(N=64), pretrain_steps=-1)
+
+
+def test_gauge_headroom_leaves_the_training_stream_as_seeded():
+    """The headroom is estimated on a copy: the objects pretraining sees do not depend on it."""
+    from ptychopinn_plugin.backends.torch.pretrain import AMPLITUDE_CEILING, gauge_headroom
+    from ptychopinn_plugin.simulation.probe import make_probe
+    from ptychopinn_plugin.simulation.synthetic_stream import SyntheticGroupStream
+
+    probe = make_probe(64)
+    offsets = np.zeros((4, 1, 2, 1), np.float32)
+    measured, untouched = (SyntheticGroupStream(probe, offsets, nphotons=1e8, seed=1, object_size=128,
+                                                gauge_probe=probe) for _ in range(2))
+    k = gauge_headroom(measured)
+    assert k >= 1.0
+    batch = measured.next_batch(8)
+    np.testing.assert_array_equal(batch.X, untouched.next_batch(8).X)
+    if k > 1.0:  # the targets divided by k reach the ceiling at the chosen quantile
+        central = np.abs(batch.Y[:, 16:48, 16:48]) / k
+        assert np.quantile(central, 0.5) < AMPLITUDE_CEILING

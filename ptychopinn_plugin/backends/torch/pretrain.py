@@ -25,6 +25,7 @@ loss)``; the monitor's ``should_stop()`` is polled after every step.
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import time
@@ -87,15 +88,17 @@ def supervised_patch_loss(core: Any, x: torch.Tensor, positions: torch.Tensor, i
 
 def gauge_headroom(stream: Any, *, batches: int = 8, batch_size: int = 16, quantile: float = 0.99) -> float:
     """``k ≥ 1`` such that the ``quantile`` of the physics-gauge target amplitudes, divided by
-    ``k``, stays at or below :data:`AMPLITUDE_CEILING` on ``batches`` draws of ``stream`` (a
-    ``SyntheticGroupStream`` built with ``gauge_probe``).  Measured: 'lines' objects (amplitude
+    ``k``, stays at or below :data:`AMPLITUDE_CEILING` on ``batches`` draws from a copy of
+    ``stream`` (a ``SyntheticGroupStream`` built with ``gauge_probe``; the stream itself is
+    not advanced).  Measured: 'lines' objects (amplitude
     0.5-1) need up to 1.25 in the gauge of a normalised probe, feature-rich ones about 0.85."""
     if stream.gauge_probe is None:
         raise ValueError("gauge_headroom needs a SyntheticGroupStream built with gauge_probe")
     n = stream.N
+    sample = copy.deepcopy(stream)  # the training stream's sequence stays as seeded
     values = []
     for _ in range(batches):
-        central = np.abs(stream.next_batch(batch_size).Y[:, n // 4: 3 * n // 4, n // 4: 3 * n // 4])
+        central = np.abs(sample.next_batch(batch_size).Y[:, n // 4: 3 * n // 4, n // 4: 3 * n // 4])
         values.append(central.ravel())
     high = float(np.quantile(np.concatenate(values), quantile))
     return max(1.0, high / AMPLITUDE_CEILING)
