@@ -16,8 +16,10 @@ from typing import Any, Optional
 import numpy as np
 
 from ptychopinn_plugin.data.container import PtychoDataContainer
+from ptychopinn_plugin.data.npz_dataset import resolve_diffraction_key
 from ptychopinn_plugin.data.npz_io import NpzReader, metadata_nphotons
 from ptychopinn_plugin.data.raw_data import RawData
+from ptychopinn_plugin.data.validation import decide_domain
 
 logger = logging.getLogger(__name__)
 
@@ -72,19 +74,22 @@ def find_training_files(data_dir: Path) -> TrainingFiles:
 
 
 def diffraction_domain_of(path: Path) -> str:
-    """§4T.4.4 step 6 (D9): the recorded domain; a ``diffraction`` key → amplitude; a
-    Ptychodus 1.7 export (``diff3d`` + ``bad_pixels``, no ``_metadata``) → intensity; else 'auto'."""
-    with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
+    """§4T.4.4 step 6 (D9), resolved to 'amplitude' or 'intensity' from the member headers:
+    the recorded ``_metadata`` domain; a ``diffraction`` key → amplitude; a Ptychodus 1.7
+    export (``diff3d`` + ``bad_pixels``, no ``_metadata``) → intensity; else data §1.4
+    ``'auto'`` (integer counts → intensity)."""
     with NpzReader(path) as reader:
         metadata = reader.read_metadata()
+        key = resolve_diffraction_key(reader)
+        dtype = reader.infos[key].dtype if key in reader.infos else np.dtype(np.float32)
+        names = set(reader.keys)
     if metadata and metadata.get("diffraction_domain") is not None:
-        return "auto"  # data §1.4: the recorded domain decides
-    if "diffraction.npy" in names:
+        return decide_domain(dtype, "auto", metadata, source=str(path))
+    if key == "diffraction":
         return "amplitude"
-    if "diff3d.npy" in names and "bad_pixels.npy" in names and "_metadata.npy" not in names:
+    if "bad_pixels" in names and "_metadata" not in names:
         return "intensity"
-    return "auto"
+    return decide_domain(dtype, "auto", None, source=str(path))
 
 
 def read_training_file(path: Path, N: int) -> tuple[RawData, str]:
@@ -94,8 +99,7 @@ def read_training_file(path: Path, N: int) -> tuple[RawData, str]:
     h, w = raw.diff3d.shape[1:3]
     if (h, w) != (N, N):
         raise ValueError(f"training patterns in {path} are {h}×{w} but 'Model Size' is {N}; set 'Model Size' to {h}")
-    return raw, ("intensity" if domain == "intensity" else (raw.metadata or {}).get("diffraction_domain",
-                                                                                   "amplitude"))
+    return raw, domain
 
 
 def nphotons_of(raw: RawData, domain: str, path: Path) -> float:

@@ -241,3 +241,17 @@ def test_a_missing_torch_extra_package_is_named_at_the_first_child_call(monkeypa
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensordict" else real(name, *a))
     with pytest.raises(RuntimeError, match=r"needs the PyTorch extra: pip install 'ptychopinn\[torch\]'.*tensordict"):
         base_api.ConfigManager()
+
+
+@pytest.mark.parametrize("members, expected", [
+    ({"diffraction": np.ones((2, 4, 4), np.float32)}, "amplitude"),
+    ({"diff3d": np.ones((2, 4, 4), np.float32), "bad_pixels": np.zeros((4, 4), bool)}, "intensity"),
+    ({"diff3d": np.ones((2, 4, 4), np.uint16)}, "intensity"),  # 'auto': integer counts
+    ({"diff3d": np.ones((2, 4, 4), np.float32)}, "amplitude"),  # 'auto': floats
+])
+def test_training_file_domain_is_resolved_from_the_headers(tmp_path, members, expected):
+    from ptycho_torch._training_data import diffraction_domain_of
+
+    path = tmp_path / "scan.npz"
+    np.savez(path, xcoords=np.zeros(2), ycoords=np.zeros(2), probeGuess=np.ones((4, 4), np.complex64), **members)
+    assert diffraction_domain_of(path) == expected

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import pickle
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import torch
 
 from ptychopinn_plugin.config import PyTorchExecutionConfig, TrainingConfig
 from ptychopinn_plugin.physics.stitching import StitchFrame, illumination_weight, stitch_onto_frame
+from ptychopinn_plugin.util.atomic import atomic_path
 
 from .lightning_module import PtychoLightningModule
 from .losses import LossSpec
@@ -86,8 +86,9 @@ class StockLightningModule(PtychoLightningModule):
         self.training_config = cfg
         self.stored_configs = {k: dict(v) for k, v in stored_configs.items()}
         self.checkpoint_info: dict[str, Any] = {}
-        # The intensity scale s of the inputs and the normalised probe (for the PINN's
-        # physics and for probe-weighted stitching): buffers, so checkpoints carry them.
+        # The intensity scale s of the inputs and the normalised probe training used: buffers,
+        # so every checkpoint carries them (§4T.5.2), the supervised one too, whose network
+        # has no probe of its own.
         self.register_buffer("stored_intensity_scale", torch.tensor(1.0, dtype=torch.float64))
         self.register_buffer("stitch_probe", torch.from_numpy(_placeholder_probe(n)))
         self.epoch_history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
@@ -112,9 +113,6 @@ class StockLightningModule(PtychoLightningModule):
     @property
     def intensity_scale(self) -> float:
         return float(self.stored_intensity_scale)
-
-    def probe(self) -> np.ndarray:
-        return self.stitch_probe.detach().cpu().numpy().astype(np.complex64)
 
     # ------------------------------------------------------------------ progress
     def on_train_epoch_end(self) -> None:
@@ -185,9 +183,7 @@ def _atomic_checkpoint_io() -> Any:
         kill never leaves a truncated ``best.ckpt`` (§4T.4.7)."""
 
         def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
-            target = Path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _save_atomically(checkpoint, target)
+            _save_atomically(checkpoint, Path(path))
 
     return AtomicCheckpointIO()
 
@@ -216,13 +212,8 @@ def build_stock_trainer(*, run_dir: Path, accelerator: str, precision: str, exe:
 
 
 def _save_atomically(checkpoint: dict[str, Any], target: Path) -> None:
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_path(target) as temporary:
         torch.save(checkpoint, temporary)
-        os.replace(temporary, target)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def finalise_checkpoint(path: Any, module: StockLightningModule) -> None:
