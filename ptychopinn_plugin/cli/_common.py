@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -110,3 +112,33 @@ def check_output_dir(path: "str | os.PathLike[str]", option: str = "--output_dir
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise PermissionError(f"{option} {target} cannot be created: {ancestor} is not writable")
     return target
+
+
+class InterruptStop:
+    """First Ctrl-C: ask the running job to stop and keep what it has (the job polls
+    :meth:`requested`); a second Ctrl-C interrupts at once.  Only installed on the main
+    thread (signals cannot be caught elsewhere)."""
+
+    def __init__(self, prog: str, action: str) -> None:
+        self._prog = prog
+        self._action = action
+        self._flag = False
+        self._previous: Any = None
+
+    def requested(self) -> bool:
+        return self._flag
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self._flag:
+            raise KeyboardInterrupt
+        self._flag = True
+        print(f"{self._prog}: {self._action} (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> "InterruptStop":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)

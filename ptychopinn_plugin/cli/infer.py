@@ -6,6 +6,7 @@
         [--n_groups K] [--n_subsample S --subsample_seed R] [--neighbor_count K]
         [--stitch_crop_size M] [--backend tensorflow|pytorch] [--diffraction_domain D]
         [--torch-accelerator A] [--torch-num-workers W] [--torch-inference-batch-size B] [--torch-precision P]
+        [--refine-iterations K [--refine-step-size F]] [--skip-misfit]
         [--write-product OUT.h5 --product IN.h5]
         [--comparison_plot] [--debug] [--config YAML] [--log-level L] [--quiet]
 
@@ -15,6 +16,13 @@ stitcher batch by batch.  Outputs in ``output_dir``: ``reconstructed_amplitude.p
 ``reconstructed_phase.png``, ``reconstruction.npz`` (with the canvas geometry); with
 ``--comparison_plot`` and an ``objectGuess`` in the data also ``comparison.png``,
 ``metrics.json`` and ``metrics.csv``.
+
+Every reconstruction is checked against the measured patterns (docs/consistency.md): the
+misfit per scan position goes into ``reconstruction.npz`` (``misfit_*``), the summary into
+``consistency.json`` and onto stdout (``--skip-misfit`` leaves it out).  With
+``--refine-iterations K`` the stitched object is then refined through the physics (K
+Adam steps on the object, probe and positions fixed; PyTorch); the first Ctrl-C stops and
+keeps the object reached.
 
 ``--write-product OUT.h5 --product IN.h5`` also writes a Ptychodus product (data spec §6):
 a copy of ``IN.h5`` whose object is the stitched canvas of ``reconstruction.npz`` placed
@@ -43,6 +51,7 @@ PROG = "ptychopinn-infer"
 
 DOMAINS = ("amplitude", "intensity", "auto")
 DEBUG_JSON = "inference_debug.json"
+CONSISTENCY_JSON = "consistency.json"
 PRODUCT_TO_NPZ_HINT = "ptychopinn-convert product-to-npz --product IN.h5 [--diffraction FILE] --output DATA.npz"
 POSITION_TOLERANCE_PX = 1e-2
 """Largest distance (object pixels) between a test-data scan position and the matching
@@ -50,11 +59,12 @@ product position; far below anything that matters for the §6.2 placement, far a
 round-off of a metres ↔ pixels round trip."""
 # YAML keys (InferenceConfig field names) that the flags below may also take from --config.
 YAML_KEYS = ("model_path", "test_data_file", "output_dir", "n_groups", "n_images", "n_subsample", "subsample_seed",
-             "neighbor_count", "stitch_crop_size", "backend", "debug")
+             "neighbor_count", "stitch_crop_size", "backend", "debug", "refine_iterations", "refine_step_size")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from ptychopinn_plugin.config.execution_config import ACCELERATORS
+    from ptychopinn_plugin.config.refinement_config import DEFAULT_REFINE_STEP_SIZE
 
     parser = argparse.ArgumentParser(prog=PROG, allow_abbrev=False,
                                      description="Reconstruct a dataset with a trained PtychoPINN model.")
@@ -78,6 +88,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--torch-precision", choices=("auto", "32-true", "bf16-mixed"), default="auto",
                         help="PyTorch inference precision (default %(default)s: bf16 where the CPU/GPU computes it "
                              "natively; the physics stays float32)")
+    parser.add_argument("--refine-iterations", "--refine_iterations", dest="refine_iterations", type=int,
+                        default=None, metavar="K",
+                        help="after the network, K iterations that optimise the stitched object through the "
+                             "forward model and Poisson likelihood (probe and positions fixed; needs PyTorch); "
+                             "0 = off (default). Ctrl-C stops and keeps the object reached")
+    parser.add_argument("--refine-step-size", "--refine_step_size", dest="refine_step_size", type=float,
+                        default=None, metavar="F",
+                        help="refinement step relative to the object's RMS amplitude (default "
+                             f"{DEFAULT_REFINE_STEP_SIZE})")
+    parser.add_argument("--skip-misfit", action="store_true",
+                        help="do not compute the per-position data-consistency map (saves its time on large scans)")
     parser.add_argument("--write-product", metavar="OUT.h5", default=None,
                         help="write a Ptychodus product (needs --product IN.h5)")
     parser.add_argument("--product", metavar="IN.h5", default=None, help="input product for geometry/metadata")
@@ -114,6 +135,9 @@ def _values(args: argparse.Namespace) -> dict[str, Any]:
             if key == "test_data_file" and args.product:
                 hint = f"; --product gives geometry and metadata only, make the dataset with `{PRODUCT_TO_NPZ_HINT}`"
             raise UsageError(f"{flag} is required (on the command line or as {key!r} in the --config YAML){hint}")
+    if args.skip_misfit and values.get("refine_iterations"):
+        raise UsageError("--skip-misfit cannot be combined with --refine-iterations (refinement reports the misfit "
+                         "before and after)")
     if args.write_product and not args.product:
         raise UsageError("--write-product requires --product IN.h5 (geometry and metadata of the input)")
     if args.product and not args.write_product:
@@ -164,13 +188,23 @@ def _infer(args: argparse.Namespace) -> int:
     if input_product is not None:
         _check_positions_match(data, test_path, input_product, Path(args.product))
     container, outcome = reconstruct(predictor, data, config)
+    refined = None if args.skip_misfit else _check_and_refine(args, config, outcome, data, loaded)
+    if refined is not None:
+        outcome = refined.outcome
     output_dir = Path(config.output_dir)
-    written = save_reconstruction(outcome.amplitude, outcome.phase, output_dir, canvas_com=outcome.geometry.com_xy)
-    if input_product is not None:
-        written["product"] = _write_output_product(Path(args.write_product), input_product, written["reconstruction"],
-                                                   outcome.geometry.com_xy, loaded, groups=len(container))
+    written = save_reconstruction(outcome.amplitude, outcome.phase, output_dir, canvas_com=outcome.geometry.com_xy,
+                                  extra_arrays=_consistency_arrays(refined))
     info = {"tool": PROG, "version": __version__, "model": str(archive), "test_data": str(test_path),
             "backend": loaded.backend, "groups": len(container), "stitch_crop_size": config.stitch_crop_size}
+    if refined is not None:
+        info["data_consistency"] = refined.summary()
+        atomic_write_text(output_dir / CONSISTENCY_JSON, json.dumps(
+            {key: info[key] for key in ("tool", "version", "model", "test_data", "data_consistency")}, indent=2) + "\n")
+        written["consistency"] = output_dir / CONSISTENCY_JSON
+    if input_product is not None:
+        written["product"] = _write_output_product(Path(args.write_product), input_product, written["reconstruction"],
+                                                   outcome.geometry.com_xy, loaded, groups=len(container),
+                                                   consistency=refined.final if refined is not None else None)
     metrics = None
     if args.comparison_plot:
         if data.objectGuess is None:
@@ -189,11 +223,69 @@ def _infer(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"reconstructed {len(container)} groups with the {loaded.backend} model {archive} "
               f"({outcome.geometry.canvas_size}×{outcome.geometry.canvas_size} px canvas)")
+        if refined is not None:
+            for line in _consistency_lines(refined):
+                print(line)
         if metrics is not None:
             print(f"SSIM amplitude {metrics['ssim'][0]:.4f}, phase {metrics['ssim'][1]:.4f}")
         for path in sorted(written.values()):
             print(f"output: {path}")
     return 0
+
+
+# ----------------------------------------------------------------------------- data consistency, refinement
+def _check_and_refine(args: argparse.Namespace, inference: Any, outcome: Any, data: Any, loaded: Any) -> Any:
+    """The misfit map of the stitched object and, with ``--refine-iterations``, the refinement."""
+    from ptychopinn_plugin.cli._common import InterruptStop
+    from ptychopinn_plugin.cli._progress import format_seconds
+    from ptychopinn_plugin.config.inference_config import refinement_of
+    from ptychopinn_plugin.workflows.consistency import ForwardSetup, refine_reconstruction, scan_patterns
+
+    photons = getattr(loaded.training_config, "nphotons", None) if loaded.training_config is not None else None
+    forward = ForwardSetup.of_model(loaded.model_config, loaded.probe, photons)
+    config = refinement_of(inference)
+    stream = None if args.quiet else sys.stderr
+    started = time.monotonic()
+    every = max(1, config.iterations // 10)
+
+    with InterruptStop(PROG, "stopping the refinement after this iteration, keeping the object reached") as stop:
+        def progress(iteration: int, loss: float) -> bool:
+            if stream is not None and (iteration % every == 0 or iteration == config.iterations):
+                elapsed = time.monotonic() - started
+                eta = elapsed / iteration * (config.iterations - iteration)
+                print(f"refinement {iteration}/{config.iterations}  NLL {loss:.6g}  elapsed "
+                      f"{format_seconds(elapsed)}  ETA {format_seconds(eta)}", file=stream, flush=True)
+            return not stop.requested()
+
+        return refine_reconstruction(outcome, scan_patterns(data), forward, config, progress=progress)
+
+
+def _consistency_arrays(refined: Any) -> dict[str, Any]:
+    """``misfit_*`` of the saved object; with refinement also ``network_misfit_*`` and the losses."""
+    if refined is None:
+        return {}
+    import numpy as np
+
+    arrays = dict(refined.final.arrays("misfit_"))
+    if refined.after is not None:
+        arrays.update(refined.before.arrays("network_misfit_"))
+        arrays["refine_losses"] = np.asarray(refined.losses, dtype=np.float64)
+    return arrays
+
+
+def _consistency_lines(refined: Any) -> list[str]:
+    def line(label: str, summary: dict[str, float]) -> str:
+        return (f"data consistency ({label}): R-factor median {summary['r_factor_median']:.4f} "
+                f"(worst {summary['r_factor_max']:.4f}); Poisson deviance {summary['deviance_ratio_median']:.3g}x "
+                f"the noise level (median; worst {summary['deviance_ratio_max']:.3g}x) over "
+                f"{int(summary['positions'])} positions")
+
+    if refined.after is None:
+        return [line("network", refined.before.summary())]
+    stopped = ", stopped early" if refined.stopped_early else ""
+    return [line("network", refined.before.summary()),
+            line(f"after {refined.iterations_done} refinement iterations, {refined.seconds:.1f} s{stopped}",
+                 refined.after.summary())]
 
 
 # ----------------------------------------------------------------------------- --write-product
@@ -250,8 +342,29 @@ def _training_losses(history: Optional[dict[str, list[float]]]) -> Optional[list
     return None
 
 
+def _product_consistency(consistency: Any, product: Any) -> dict[str, Any]:
+    """The map per product position (NaN where the reconstruction did not use a position)."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from ptychopinn_plugin.io.product_geometry import positions_px
+    from ptychopinn_plugin.io.product_model import CONSISTENCY_ARRAYS
+
+    x_px, y_px = positions_px(product)
+    _, nearest = cKDTree(np.column_stack([x_px, y_px])).query(np.column_stack([consistency.x, consistency.y]))
+    values = {"r_factor": consistency.r_factor, "deviance": consistency.deviance,
+              "deviance_expected": consistency.deviance_expected, "coverage": consistency.coverage}
+    out: dict[str, Any] = {}
+    for key in CONSISTENCY_ARRAYS:
+        column = np.full(product.n_positions, np.nan)
+        column[nearest] = values[key]
+        out[key] = column
+    out["gain"] = consistency.gain
+    return out
+
+
 def _write_output_product(out_path: Path, input_product: Any, reconstruction_npz: Path, com_xy: Sequence[float],
-                          loaded: Any, *, groups: int) -> Path:
+                          loaded: Any, *, groups: int, consistency: Any = None) -> Path:
     """Write ``out_path``: ``input_product`` with the stitched object (data §6.2), losses, provenance.
 
     The object is read back from ``reconstruction.npz`` so the two outputs hold the very
@@ -272,7 +385,9 @@ def _write_output_product(out_path: Path, input_product: Any, reconstruction_npz
     losses = _training_losses(loaded.history)
     if losses is None:
         logger.warning("the model archive has no training loss history; %s gets empty loss datasets", out_path)
-    product = reconstruction_to_product(input_product, (canvas, tuple(com_xy)), comments_note=note, losses=losses)
+    per_position = _product_consistency(consistency, input_product) if consistency is not None else None
+    product = reconstruction_to_product(input_product, (canvas, tuple(com_xy)), comments_note=note, losses=losses,
+                                        data_consistency=per_position)
     return write_product(out_path, product)
 
 

@@ -40,14 +40,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from ptychopinn_plugin.cli._common import (
     EXIT_INTERRUPTED,
+    InterruptStop,
     UsageError,
     add_logging_options,
     check_output_dir,
@@ -211,7 +210,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from ptychopinn_plugin.cli._progress import EpochProgressPrinter
 
-    stop = _InterruptStop()
+    stop = InterruptStop(PROG, "stopping after the current batch")
     monitor = EpochProgressPrinter(None if args.quiet else sys.stderr, stop=stop.requested)
     with stop:
         if mmap_dir is None:
@@ -297,33 +296,6 @@ def _save_and_report(args: argparse.Namespace, config: Any, amp: Any, phase: Any
         if model is not None and not model.completed:
             print("note: training was stopped early; the archive is marked incomplete")
     return 0
-
-
-class _InterruptStop:
-    """First Ctrl-C during training: stop after the current batch and still save the model
-    (archived with ``completed: false``); a second Ctrl-C interrupts at once."""
-
-    def __init__(self) -> None:
-        self._flag = False
-        self._previous: Any = None
-
-    def requested(self) -> bool:
-        return self._flag
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self._flag:
-            raise KeyboardInterrupt
-        self._flag = True
-        print(f"{PROG}: stopping after the current batch (Ctrl-C again to abort)", file=sys.stderr, flush=True)
-
-    def __enter__(self) -> "_InterruptStop":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -24,6 +24,7 @@ from ptychopinn_plugin.config.model_config import (
     require_supported_n,
     validate_model_config,
 )
+from ptychopinn_plugin.config.refinement_config import RefinementConfig, validate_refinement_config
 from ptychopinn_plugin.config.training_config import TrainingConfig, validate_training_config
 from ptychopinn_plugin.config.yaml_loader import build_config, load_yaml_config
 
@@ -34,6 +35,7 @@ __all__ = [
     "KEY_MAPPINGS",
     "ModelConfig",
     "PyTorchExecutionConfig",
+    "RefinementConfig",
     "TrainingConfig",
     "build_config",
     "check_stitch_crop_size",
@@ -46,5 +48,6 @@ __all__ = [
     "require_gui_safe_strategy",
     "validate_inference_config",
     "validate_model_config",
+    "validate_refinement_config",
     "validate_training_config",
 ]

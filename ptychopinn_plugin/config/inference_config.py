@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Optional
 
-from ptychopinn_plugin.config._checks import check_bool, check_int, deprecated_alias, to_path
+from ptychopinn_plugin.config._checks import check_bool, check_float, check_int, deprecated_alias, to_path
 from ptychopinn_plugin.config.model_config import ModelConfig, validate_model_config
+from ptychopinn_plugin.config.refinement_config import DEFAULT_REFINE_STEP_SIZE, RefinementConfig
 from ptychopinn_plugin.config.training_config import check_backend
 
 ARCHIVE_NAME = "wts.h5.zip"
@@ -49,6 +50,12 @@ class InferenceConfig:
     """Where reconstructions are written."""
     backend: Literal["tensorflow", "pytorch"] = "tensorflow"
     """Backend used for prediction (must match the archive's)."""
+    refine_iterations: int = 0
+    """Physics refinement after the network: iterations that optimise the stitched object
+    through the forward model and Poisson likelihood, probe and positions fixed (0 = off;
+    needs PyTorch)."""
+    refine_step_size: float = DEFAULT_REFINE_STEP_SIZE
+    """Refinement step as a fraction of the object's RMS amplitude."""
 
     def __post_init__(self) -> None:
         if self.n_images is not None and self.n_groups is None:
@@ -74,6 +81,13 @@ def validate_inference_fields(cfg: InferenceConfig) -> None:
     check_stitch_crop_size(cfg.stitch_crop_size, None)
     check_bool(owner, "debug", cfg.debug)
     check_backend(owner, cfg.backend)
+    check_int(owner, "refine_iterations", cfg.refine_iterations, minimum=0)
+    check_float(owner, "refine_step_size", cfg.refine_step_size, exclusive_minimum=0.0, maximum=10.0)
+
+
+def refinement_of(cfg: InferenceConfig) -> RefinementConfig:
+    """The :class:`RefinementConfig` an inference run asks for."""
+    return RefinementConfig(iterations=cfg.refine_iterations, step_size=cfg.refine_step_size)
 
 
 def check_stitch_crop_size(value: object, n: int | None) -> None:

@@ -313,6 +313,7 @@ def reconstruction_to_product(
     loss_epochs: Sequence[int] | np.ndarray | None = None,
     name: str | None = None,
     raw_data: ProductRawData | None = None,
+    data_consistency: Mapping[str, Any] | None = None,
 ) -> Product:
     """The product of a stitched reconstruction of ``input_product``'s scan (data §6.2).
 
@@ -324,6 +325,8 @@ def reconstruction_to_product(
     ``comments_note`` (one line, e.g. :func:`provenance_note`) is appended to the comments;
     losses replace the input's (empty when None).  ``raw_data`` is not inherited: pass one to
     embed patterns (its coordinates must then be in the new object's pixels).
+    ``data_consistency`` (per product position, :data:`~ptychopinn_plugin.io.product_model.CONSISTENCY_ARRAYS`)
+    describes the new object; the input's is never inherited (it described another object).
     """
     canvas, com = canvas_and_com(stitched)
     center_x, center_y = place_in_product_frame(
@@ -341,6 +344,7 @@ def reconstruction_to_product(
         loss_values=values,
         loss_epochs=epochs,
         raw_data=raw_data,
+        data_consistency=data_consistency,
     )
     logger.info("placed a %s canvas (com %s px) at centre (%.6g, %.6g) m", canvas.shape, com, center_x, center_y)
     return product

@@ -16,12 +16,12 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import h5py
 import numpy as np
 
-from ptychopinn_plugin.io.product_model import Product, ProductRawData
+from ptychopinn_plugin.io.product_model import CONSISTENCY_ARRAYS, Product, ProductRawData
 from ptychopinn_plugin.util.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 RAW_DATA_GROUP = "raw_data"
+CONSISTENCY_GROUP = "data_consistency"
 AXIS_CANONICAL = "NHW"
 
 _ROOT_FLOAT_ATTRS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
@@ -206,6 +207,7 @@ class _Reader:
         fields.update(self.probe_fields())
         fields.update(self.losses())
         fields["raw_data"] = self.raw_data()
+        fields["data_consistency"] = self.consistency()
         return self.checked("/", lambda: Product(**fields))
 
     def extras(self) -> dict[str, Any]:
@@ -310,6 +312,18 @@ class _Reader:
         if "loss_epochs" in out and out["loss_epochs"].shape != out["loss_values"].shape:
             raise self.bad("/loss_epochs", f"has {out['loss_epochs'].shape[0]} entries but the loss values have "
                            f"{out['loss_values'].shape[0]}")
+        return out
+
+    def consistency(self) -> dict[str, Any] | None:
+        group = self.node(CONSISTENCY_GROUP)
+        if group is None:
+            return None
+        if not isinstance(group, h5py.Group):
+            raise self.bad(f"/{CONSISTENCY_GROUP}", f"must be a group; found a {type(group).__name__}")
+        out: dict[str, Any] = {key: self.numeric(self.dataset(key, required=True, group=group), "f", (1,))
+                               for key in CONSISTENCY_ARRAYS}
+        gain = self.attr(group, "gain")
+        out["gain"] = _as_number(gain) if gain is not None else float("nan")
         return out
 
     def raw_data(self) -> ProductRawData | None:
@@ -435,6 +449,8 @@ def write_product(path: str | os.PathLike[str], product: Product, *, link_raw_da
             _write_datasets(f, product)
             if product.raw_data is not None:
                 _write_raw_data(f, product.raw_data, link=link_raw_data)
+            if product.data_consistency is not None:
+                _write_consistency(f, product.data_consistency)
         with open(tmp, "rb+") as handle:  # h5py closes without fsync; make the bytes durable
             os.fsync(handle.fileno())
     logger.info("wrote product %s: %r", path, product)
@@ -479,6 +495,15 @@ def _write_datasets(f: h5py.File, p: Product) -> None:
     f.create_dataset("loss_values", data=p.loss_values.astype(np.float64, copy=False))
     epochs = p.loss_epochs if p.loss_epochs is not None else np.arange(p.loss_values.shape[0])
     f.create_dataset("loss_epochs", data=np.asarray(epochs, dtype=np.int64))
+
+
+def _write_consistency(f: h5py.File, consistency: Mapping[str, Any]) -> None:
+    group = f.create_group(CONSISTENCY_GROUP)
+    group.attrs["gain"] = np.float64(consistency["gain"])
+    group.attrs["description"] = ("misfit of /object against the measured patterns per scan position "
+                                  "(rows of the probe_position arrays; NaN = not evaluated); ptychopinn")
+    for key in CONSISTENCY_ARRAYS:
+        group.create_dataset(key, data=np.asarray(consistency[key], dtype=np.float64))
 
 
 def _write_raw_data(f: h5py.File, raw: ProductRawData, *, link: bool) -> None:

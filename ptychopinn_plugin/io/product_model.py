@@ -137,6 +137,29 @@ class ProductRawData:
 
 
 # --------------------------------------------------------------------------- product
+CONSISTENCY_ARRAYS = ("r_factor", "deviance", "deviance_expected", "coverage")
+"""Per-position arrays of ``Product.data_consistency`` (physics.consistency.ConsistencyMap)."""
+
+
+def _consistency(value: Any, n_positions: int) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"Product.data_consistency must be a mapping; got {type(value).__name__}")
+    unknown = sorted(set(value) - set(CONSISTENCY_ARRAYS) - {"gain"})
+    missing = sorted(set(CONSISTENCY_ARRAYS) - set(value))
+    if unknown or missing:
+        raise ValueError(f"Product.data_consistency: unknown keys {unknown}, missing keys {missing}; "
+                         f"expected {list(CONSISTENCY_ARRAYS)} and 'gain'")
+    out: dict[str, Any] = {}
+    for key in CONSISTENCY_ARRAYS:
+        array = np.asarray(value[key], dtype=np.float64)
+        if array.shape != (n_positions,):
+            raise ValueError(f"Product.data_consistency[{key!r}] must have one value per scan position "
+                             f"({n_positions},); got shape {array.shape}")
+        out[key] = array
+    out["gain"] = float(value.get("gain", float("nan")))
+    return out
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Product:
     """Everything a Ptychodus product file holds (data spec §6.1), in canonical dtypes.
@@ -216,6 +239,11 @@ class Product:
     # -- extension ----------------------------------------------------------------------
     raw_data: ProductRawData | None = None
     """Optional ``/raw_data`` group (measured patterns in the canonical NPZ layout)."""
+    data_consistency: Mapping[str, Any] | None = None
+    """Optional ``/data_consistency`` group (our extension, docs/workflows.md): per scan
+    position (the rows of the position arrays) the misfit of the stored object against
+    the measured patterns, float64 ``(M,)`` each, NaN where not evaluated:
+    :data:`CONSISTENCY_ARRAYS`; plus the scalar ``gain``."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -241,6 +269,8 @@ class Product:
         self._check_probe()
         self._check_object()
         self._check_losses()
+        if self.data_consistency is not None:
+            _set(self, "data_consistency", _consistency(self.data_consistency, self.n_positions))
         if self.raw_data is not None:
             if not isinstance(self.raw_data, ProductRawData):
                 raise ValueError(f"Product.raw_data must be a ProductRawData; got {type(self.raw_data).__name__}")

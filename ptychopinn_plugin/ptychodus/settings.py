@@ -165,6 +165,9 @@ INFERENCE_SPECS = (
                   "K nearest neighbours used to form groups (gridsize > 1)", minimum=0),
     ParameterSpec("StitchCropSize", "stitch_crop_size", "int", 20, "Stitch Crop Size:",
                   "Central M×M pixels of each patch used for stitching (even, 2 … N)", minimum=2),
+    ParameterSpec("RefineIterations", "refine_iterations", "int", 0, "Refinement Iterations:",
+                  "After the network, optimise the stitched object through the forward model and Poisson "
+                  "likelihood (probe and positions fixed; needs PyTorch). 0 = off", minimum=0),
 )
 
 EXECUTION_SPECS = (
@@ -351,7 +354,7 @@ class PtychoPINNSettings:
 
     def inference_config(self, model: ModelConfig, *, backend: str, model_path: Path) -> InferenceConfig:
         """``InferenceConfig`` for the loaded model: one group per scan position (``n_groups=None``)."""
-        values = self.inference.values(("neighbor_count", "stitch_crop_size"))
+        values = self.inference.values(("neighbor_count", "stitch_crop_size", "refine_iterations"))
         return InferenceConfig(model=model, model_path=Path(model_path), test_data_file=Path(), n_groups=None,
                                backend=backend, output_dir=Path(), **values)
 

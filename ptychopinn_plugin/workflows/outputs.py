@@ -67,8 +67,13 @@ def write_history(history: Mapping[str, Any], path: str | os.PathLike[str]) -> P
 
 
 def save_reconstruction(amplitude: np.ndarray, phase: np.ndarray, output_dir: str | os.PathLike[str], *,
-                        canvas_com: Optional[tuple[float, float]] = None, title_suffix: str = "") -> dict[str, Path]:
-    """The two PNGs and ``reconstruction.npz`` for 2-D ``amplitude``/``phase``."""
+                        canvas_com: Optional[tuple[float, float]] = None, title_suffix: str = "",
+                        extra_arrays: Optional[Mapping[str, np.ndarray]] = None) -> dict[str, Path]:
+    """The two PNGs and ``reconstruction.npz`` for 2-D ``amplitude``/``phase``.
+
+    ``extra_arrays`` go into the NPZ as well (e.g. the data-consistency map, ``misfit_*``);
+    they may not replace the core keys.
+    """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     amp = np.squeeze(np.asarray(amplitude, dtype=np.float32))
@@ -88,6 +93,10 @@ def save_reconstruction(amplitude: np.ndarray, phase: np.ndarray, output_dir: st
     }
     if canvas_com is not None:
         arrays["canvas_com"] = np.asarray(canvas_com, dtype=np.float64)
+    for key, value in (extra_arrays or {}).items():
+        if key in arrays:
+            raise ValueError(f"extra array {key!r} would replace a core key of {RECONSTRUCTION_NPZ}")
+        arrays[key] = np.asarray(value)
     atomic_savez(output_dir / RECONSTRUCTION_NPZ, **arrays)
     written["reconstruction"] = output_dir / RECONSTRUCTION_NPZ
     return written

@@ -10,6 +10,7 @@ Ptychodus 1.7's own H5 product reader.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import h5py
@@ -145,6 +146,55 @@ def test_write_product_end_to_end(setup, tmp_path, capsys):
     np.testing.assert_array_equal(theirs.probes.get_array()[0, 0], given.probe)
     assert [(int(v.epoch), float(v.value)) for v in theirs.losses] == [(0, history[0])]
     assert theirs.metadata.name == given.name and theirs.metadata.comments == ours.comments
+
+    # Data consistency (issue #13): per scan position in the NPZ, in consistency.json, on
+    # stdout and in the product's /data_consistency group, row for row with the product's
+    # positions (the test NPZ lists them in another order).
+    with np.load(out_dir / "reconstruction.npz", allow_pickle=False) as rec:
+        misfit = {key: rec[key] for key in rec.files if key.startswith("misfit_")}
+    assert misfit["misfit_r_factor"].shape == (len(x_in),) and np.all(np.isfinite(misfit["misfit_deviance"]))
+    doc = json.loads((out_dir / "consistency.json").read_text())
+    assert doc["data_consistency"]["network"]["positions"] == len(x_in)
+    assert ours.data_consistency is not None
+    order = [int(np.argmin(np.hypot(x_in - x, y_in - y))) for x, y in zip(misfit["misfit_x"], misfit["misfit_y"])]
+    np.testing.assert_array_equal(ours.data_consistency["r_factor"][order], misfit["misfit_r_factor"])
+    assert ours.data_consistency["gain"] == pytest.approx(float(misfit["misfit_gain"]))
+    with h5py.File(out_h5, "r") as f:
+        assert sorted(f["data_consistency"]) == ["coverage", "deviance", "deviance_expected", "r_factor"]
+
+
+@pytest.mark.tf
+@pytest.mark.torch
+def test_refinement_options(setup, tmp_path, capsys):
+    """``--refine-iterations 0`` gives exactly the plain reconstruction; K > 0 refines and reports
+    the misfit before and after; --skip-misfit leaves the map out."""
+    pytest.importorskip("torch")
+    from ptychopinn_plugin.cli.infer import main as infer
+
+    def run(name: str, *extra: str) -> dict:
+        out = tmp_path / name
+        assert infer(["--model_path", str(setup["model_dir"]), "--test_data", str(setup["data_npz"]),
+                      "--output_dir", str(out), *extra]) == 0
+        with np.load(out / "reconstruction.npz", allow_pickle=False) as rec:
+            return {key: rec[key] for key in rec.files}
+
+    plain = run("plain", "--skip-misfit")
+    capsys.readouterr()
+    zero = run("zero", "--refine-iterations", "0")
+    assert capsys.readouterr().out.count("data consistency") == 1
+    refined = run("refined", "--refine-iterations", "4")
+    out = capsys.readouterr()
+    assert "misfit_r_factor" not in plain and not (tmp_path / "plain" / "consistency.json").exists()
+    np.testing.assert_array_equal(zero["object"], plain["object"])
+    assert "network_misfit_r_factor" not in zero
+    assert out.out.count("data consistency") == 2 and "after 4 refinement iterations" in out.out
+    assert "refinement 4/4" in out.err
+    assert refined["refine_losses"].shape == (4,)
+    np.testing.assert_array_equal(refined["network_misfit_deviance"], zero["misfit_deviance"])
+    assert np.median(refined["misfit_deviance"]) < np.median(zero["misfit_deviance"])
+    assert refined["object"].shape == plain["object"].shape and not np.array_equal(refined["object"], plain["object"])
+    assert infer(["--model_path", str(setup["model_dir"]), "--test_data", str(setup["data_npz"]), "--skip-misfit",
+                  "--refine-iterations", "2", "--output_dir", str(tmp_path / "bad")]) == 2
 
 
 def test_write_product_without_product_is_a_usage_error(tmp_path, capsys):

@@ -37,6 +37,12 @@ def _schedstat() -> tuple[float, float]:
         return 0.0, 0.0
 
 
+def _has_torch() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -152,6 +158,34 @@ def test_train_preview_save_infer_export_stop_cancel(qtbot, app_window, tiny_sam
     assert rec.label.startswith("inference on the test data")
     assert rec.metrics is not None
 
+    # ---------------------------------------------------------------- misfit map (issue #13)
+    panel = window.image_panel
+    assert rec.misfit is not None and rec.misfit["deviance_ratio"].ndim == 1
+    assert panel.misfit_toggle.isEnabled() and not panel.misfit_points.get_visible()
+    panel.misfit_toggle.setChecked(True)
+    assert panel.misfit_points.get_visible() and panel.misfit_cax.get_visible()
+    assert not panel.colorbar_axes["amplitude"].get_visible()
+    assert len(panel.misfit_points.get_offsets()) == len(rec.misfit["x_px"])
+    np.testing.assert_allclose(panel.misfit_points.get_array(), rec.misfit["deviance_ratio"])
+    assert "misfit: deviance" in panel.title.text()
+    panel.misfit_toggle.setChecked(False)
+    assert not panel.misfit_points.get_visible() and panel.colorbar_axes["amplitude"].get_visible()
+
+    # ---------------------------------------------------------------- refinement (PyTorch in the worker)
+    if _has_torch():
+        controller.form.inference.set("refine_iterations", 3)
+        refine_status: list[str] = []
+        controller.worker.status.connect(refine_status.append)
+        assert controller.reconstruct() is not None
+        _wait_finished(qtbot, controller)
+        controller.worker.status.disconnect(refine_status.append)
+        controller.form.inference.set("refine_iterations", 0)
+        assert not controller.errors, controller.errors
+        assert "refined 3 iterations" in controller.reconstruction.label
+        assert any(text.startswith("refining 3/3") for text in refine_status), refine_status
+        assert "network alone" in controller.reconstruction.misfit["text"]
+        rec = controller.reconstruction
+
     # ---------------------------------------------------------------- exports
     npz = controller.export("npz", tmp_path / "out" / "rec.npz")
     png = controller.export("png", tmp_path / "out" / "rec.png")
@@ -160,6 +194,7 @@ def test_train_preview_save_infer_export_stop_cancel(qtbot, app_window, tiny_sam
     with np.load(npz, allow_pickle=False) as data:
         np.testing.assert_allclose(data["amplitude"], np.abs(rec.object), rtol=1e-6)
         np.testing.assert_allclose(data["canvas_com"], rec.canvas_com)
+        np.testing.assert_array_equal(data["misfit_r_factor"], rec.misfit["r_factor"])
     from matplotlib.image import imread
 
     pixels = imread(png)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import math
 import sys
 import time
@@ -72,18 +73,34 @@ def _flow(backend: str, gridsize: int, inputs: dict, helpers, root: Path) -> dic
     session = _library(backend, gridsize).reconstructor("PINN")  # a new Ptychodus session
     session.load_model_from_file(saved)
     reconstructed = list(session.reconstruct(inputs["test"].reconstruct_input))
+    refined = None
+    if backend == "pytorch":  # issue #13: the refinement setting, with PyTorch in the child
+        session.settings.inference.refine_iterations.set_value(3)
+        refined = list(session.reconstruct(inputs["test"].reconstruct_input))
     return dict(seen=seen, after_stop=after_stop, saved=saved, out_dir=out_dir, reconstructed=reconstructed,
-                seconds=time.monotonic() - start)
+                refined=refined, seconds=time.monotonic() - start)
 
 
 @pytest.fixture(scope="module")
 def our_runs(small_inputs, helpers, tmp_path_factory):
     before = set(sys.modules)
     jobs, runs = {}, {}
-    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
-        for backend, gridsize in CASES:
-            root = tmp_path_factory.mktemp(f"ours_{backend}")
-            jobs[backend] = pool.submit(_flow, backend, gridsize, small_inputs, helpers, root)
+    records: list[str] = []
+    collector = logging.Handler(logging.INFO)
+    collector.emit = lambda record: records.append(record.getMessage())  # type: ignore[method-assign]
+    package_logger = logging.getLogger("ptychopinn_plugin")
+    previous_level = package_logger.level
+    package_logger.addHandler(collector)
+    package_logger.setLevel(logging.INFO)
+    try:
+        with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
+            for backend, gridsize in CASES:
+                root = tmp_path_factory.mktemp(f"ours_{backend}")
+                jobs[backend] = pool.submit(_flow, backend, gridsize, small_inputs, helpers, root)
+    finally:
+        package_logger.removeHandler(collector)
+        package_logger.setLevel(previous_level)
+    runs["log"] = records
     for backend, job in jobs.items():
         try:
             runs[backend] = job.result()
@@ -105,6 +122,18 @@ def _run(our_runs, backend):
     if isinstance(run, Exception):
         raise run
     return run
+
+
+def test_reconstruction_logs_the_misfit_and_refines_when_asked(our_runs):
+    """Issue #13: every reconstruction logs its data consistency; RefineIterations > 0 refines."""
+    run = _run(our_runs, "pytorch")
+    log = our_runs["log"]
+    assert any(line.startswith("data consistency (network): R-factor median") for line in log), log[-20:]
+    assert any(line.startswith("data consistency (after refinement)") for line in log), log[-20:]
+    assert any(line.startswith("refinement 3/3") for line in log), log[-20:]
+    plain = run["reconstructed"][0].product.object_.get_array()
+    refined = run["refined"][0].product.object_.get_array()
+    assert refined.shape == plain.shape and not np.array_equal(refined, plain)
 
 
 def test_the_parent_never_imports_a_framework(our_runs):

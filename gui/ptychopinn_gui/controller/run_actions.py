@@ -210,7 +210,7 @@ class RunActions:
             label=str(msg.get("label", "")), metrics=msg.get("metrics"), losses=losses,
             archive_sha256=msg.get("archive_sha256") or (self.model_summary.archive_sha256
                                                          if self.model_summary else None),
-            epoch=msg.get("epoch"), extra={"dataset": dataset},
+            epoch=msg.get("epoch"), extra={"dataset": dataset}, misfit=msg.get("misfit"),
         )
         source = self.test_data if dataset == "test" else self.train_data
         truth = ground_truth_crop(rec, source.raw.objectGuess) if source is not None else None

@@ -53,6 +53,10 @@ class Reconstruction:
     archive_sha256: Optional[str] = None
     epoch: Optional[int] = None
     extra: dict[str, Any] = field(default_factory=dict)
+    misfit: Optional[dict[str, Any]] = None
+    """Data-consistency map (``worker.results.misfit_message``): positions in canvas pixels,
+    ``deviance_ratio`` and ``r_factor`` per position, a summary ``text`` and the documented
+    ``misfit_*`` arrays; None for training previews."""
 
     @property
     def amplitude(self) -> np.ndarray:
@@ -112,8 +116,10 @@ def _fmt(value: Any) -> str:
 
 # ----------------------------------------------------------------------------- exports
 def export_npz(rec: Reconstruction, path: str | os.PathLike[str]) -> Path:
-    """``amplitude``, ``phase``, ``object``, ``canvas_size``, ``canvas_com`` (reconstruction.npz keys)."""
+    """``amplitude``, ``phase``, ``object``, ``canvas_size``, ``canvas_com`` (reconstruction.npz keys),
+    plus the ``misfit_*`` arrays of the data-consistency map when there is one."""
     path = Path(path)
+    misfit_arrays = dict((rec.misfit or {}).get("arrays") or {})
     atomic_savez(
         path,
         amplitude=rec.amplitude,
@@ -121,6 +127,7 @@ def export_npz(rec: Reconstruction, path: str | os.PathLike[str]) -> Path:
         object=np.asarray(rec.object, dtype=np.complex64),
         canvas_size=np.int64(rec.canvas_size),
         canvas_com=np.asarray(rec.canvas_com, dtype=np.float64),
+        **misfit_arrays,
     )
     logger.info("exported reconstruction NPZ %s", path)
     return path

@@ -6,7 +6,11 @@
 * moving the mouse over an image emits ``pixel_info`` ("x, y: amplitude a, phase p")
   for the status bar (the images carry no tick labels: the read-out gives coordinates);
 * with a ground truth (cropped to the canvas footprint) a second row shows it, and the
-  metrics table lists SSIM, PSNR and FRC50 for amplitude and phase.
+  metrics table lists SSIM, PSNR and FRC50 for amplitude and phase;
+* the "misfit map" toggle (enabled when a reconstruction carries a data-consistency map)
+  marks every scan position on the amplitude image, coloured by its Poisson deviance over
+  the noise level (log scale, own colour bar in place of the amplitude's): about 1 where
+  the object explains the measured pattern, high where it does not.
 
 Performance matters because previews arrive while the GUI must stay responsive: the
 four image axes and their colorbars are created once and placed by hand (no
@@ -23,6 +27,7 @@ from typing import Optional
 import numpy as np
 from PyQt5.QtCore import pyqtSignal
 from PyQt5.QtWidgets import (
+    QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -44,6 +49,7 @@ from ptychopinn_gui.view.redraw import RedrawQueue
 
 __all__ = ["ImagePanel", "PANELS"]
 
+MISFIT_CMAP = "viridis"
 PANELS = (("amplitude", False), ("phase", True), ("truth amplitude", False), ("truth phase", True))
 EMPTY_TITLE = "No reconstruction yet: train a model or reconstruct with one."
 
@@ -70,7 +76,14 @@ class ImagePanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
+        self.misfit_toggle = QCheckBox("misfit map")
+        self.misfit_toggle.setObjectName("misfit-toggle")
+        self.misfit_toggle.setToolTip("Scan positions coloured by how well the shown object explains each measured "
+                                      "pattern (Poisson deviance / noise level; 1 = at the noise level)")
+        self.misfit_toggle.setEnabled(False)
+        self.misfit_toggle.toggled.connect(self._show_misfit)
         head = QHBoxLayout()
+        head.addWidget(self.misfit_toggle)
         head.addStretch(1)
         head.addWidget(self.toolbar)
         layout.addLayout(head)
@@ -109,6 +122,16 @@ class ImagePanel(QWidget):
             self.colorbar_axes[name] = cax
         self.axes["amplitude"].set_xlim(-0.5, 1.5)
         self.axes["amplitude"].set_ylim(1.5, -0.5)
+        from matplotlib.colors import LogNorm
+
+        self.misfit_points = self.axes["amplitude"].scatter(
+            [], [], c=[], s=14, cmap=MISFIT_CMAP, norm=LogNorm(vmin=0.5, vmax=10.0), edgecolors="none", alpha=0.9)
+        self.misfit_points.set_visible(False)
+        self.misfit_cax = self.figure.add_axes((0, 0, 0.01, 0.1))
+        bar = self.figure.colorbar(self.misfit_points, cax=self.misfit_cax)
+        bar.ax.tick_params(labelsize="x-small")
+        bar.set_label("deviance / noise", fontsize="x-small")
+        self.misfit_cax.set_visible(False)
 
     def _place(self, with_truth: bool) -> None:
         """Hand-made grid: 1 or 2 rows of [image, colorbar] × 2 columns (figure fractions)."""
@@ -128,6 +151,8 @@ class ImagePanel(QWidget):
             y0 = top - (row + 1) * height - row * 0.06
             ax.set_position((x0, y0, width, height - 0.04))
             cax.set_position((x0 + width + 0.01, y0 + 0.05 * height, bar, height - 0.04 - 0.1 * height))
+            if name == "amplitude":
+                self.misfit_cax.set_position(cax.get_position())
         self.with_truth = with_truth
 
     def _hide_all(self) -> None:
@@ -135,6 +160,7 @@ class ImagePanel(QWidget):
         for name, _ in PANELS:
             self.axes[name].set_visible(False)
             self.colorbar_axes[name].set_visible(False)
+        self.misfit_cax.set_visible(False)
         self.with_truth = None  # the next show_reconstruction places the axes again
 
     # ---------------------------------------------------------------- updates
@@ -159,6 +185,37 @@ class ImagePanel(QWidget):
         self.toolbar.update()  # the new image extent becomes the toolbar's "home" view
         self.title.setText(f"{rec.label} — {w}×{h} px, {rec.backend}")
         self._show_metrics(rec.metrics)
+        self._set_misfit(rec.misfit)
+        self._redraw()
+
+    # ---------------------------------------------------------------- misfit map
+    def _set_misfit(self, misfit: Optional[dict]) -> None:
+        if misfit is None:
+            self.misfit_toggle.setEnabled(False)
+            self._show_misfit(False)
+            return
+        values = np.asarray(misfit["deviance_ratio"], dtype=np.float64)
+        self.misfit_points.set_offsets(np.column_stack([misfit["x_px"], misfit["y_px"]]))
+        self.misfit_points.set_array(values)
+        finite = values[np.isfinite(values) & (values > 0)]
+        low = float(min(finite.min(), 1.0)) if finite.size else 0.5
+        high = float(finite.max()) if finite.size else 10.0
+        self.misfit_points.set_clim(max(low, 1e-3), max(high, low * 1.01 + 1e-12))
+        self.misfit_toggle.setEnabled(True)
+        self._show_misfit(self.misfit_toggle.isChecked())
+
+    def _show_misfit(self, visible: bool) -> None:
+        rec = self.reconstruction
+        visible = bool(visible) and rec is not None and rec.misfit is not None
+        self.misfit_points.set_visible(visible)
+        self.misfit_cax.set_visible(visible and self.axes["amplitude"].get_visible())
+        self.colorbar_axes["amplitude"].set_visible(not visible and self.axes["amplitude"].get_visible())
+        if rec is not None:
+            h, w = rec.object.shape
+            text = f"{rec.label} — {w}×{h} px, {rec.backend}"
+            if visible:
+                text += f"\n{rec.misfit['text']}"
+            self.title.setText(text)
         self._redraw()
 
     def _redraw(self) -> None:
@@ -192,6 +249,9 @@ class ImagePanel(QWidget):
         self.arrays.clear()
         self._hide_all()
         self.reconstruction = None
+        self.misfit_toggle.setEnabled(False)
+        self.misfit_points.set_visible(False)
+        self.misfit_cax.set_visible(False)
         self.metrics.setVisible(False)
         self.title.setText(EMPTY_TITLE)
         self._redraw()

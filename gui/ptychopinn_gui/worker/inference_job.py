@@ -1,9 +1,12 @@
-"""The inference job, run in the worker: load the archive, reconstruct, score.
+"""The inference job, run in the worker: load the archive, reconstruct, check, refine, score.
 
 ``load_predictor`` follows the archive's backend (only that framework is imported),
 ``reconstruct`` groups the data (one group per position unless ``n_groups``), predicts
 batch by batch into the streaming stitcher, and the result is scored against the
-dataset's ``objectGuess`` when present.
+dataset's ``objectGuess`` when present.  Every reconstruction gets its data-consistency
+map (misfit per scan position); with ``refine_iterations > 0`` the object is then refined
+through the physics, with progress in the status line, and Stop ends the refinement and
+keeps the object reached (Cancel terminates the worker, as for any job).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ptychopinn_plugin.workflows.inference import load_predictor, reconstruct
 
 from ptychopinn_gui.worker.device import describe_device
 from ptychopinn_gui.worker.jobs import InferJob
-from ptychopinn_gui.worker.results import evaluate, reconstruction_message
+from ptychopinn_gui.worker.results import evaluate, misfit_message, reconstruction_message
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +30,6 @@ __all__ = ["run_inference"]
 
 
 def run_inference(job: InferJob, emit: Callable[..., None], should_stop: Callable[[], bool]) -> dict[str, Any]:
-    del should_stop  # inference is short; Cancel terminates the worker
     started = time.perf_counter()
     emit("status", text="loading the model")
     predictor, loaded = load_predictor(job.archive)
@@ -40,8 +42,12 @@ def run_inference(job: InferJob, emit: Callable[..., None], should_stop: Callabl
     data = load_data(job.data_file, config.n_subsample, config.subsample_seed, diffraction_domain=job.data_domain)
     emit("status", text="reconstructing")
     container, outcome = reconstruct(predictor, data, config)
+    refined = _check_and_refine(config, outcome, data, loaded, emit, should_stop)
+    outcome = refined.outcome
     metrics = evaluate(outcome, data.objectGuess) if job.evaluate else None
-    rec = reconstruction_message(outcome, f"{job.label} ({len(container)} groups)", metrics)
+    label = f"{job.label} ({len(container)} groups"
+    label += f", refined {refined.iterations_done} iterations)" if refined.after is not None else ")"
+    rec = reconstruction_message(outcome, label, metrics, misfit=misfit_message(refined))
     rec["archive_sha256"] = loaded.info.archive_sha256 if loaded.info is not None else None
     return {
         "reconstruction": rec,
@@ -49,3 +55,24 @@ def run_inference(job: InferJob, emit: Callable[..., None], should_stop: Callabl
         "groups": len(container),
         "elapsed": time.perf_counter() - started,
     }
+
+
+def _check_and_refine(config: InferenceConfig, outcome: Any, data: Any, loaded: Any, emit: Callable[..., None],
+                      should_stop: Callable[[], bool]) -> Any:
+    """The misfit map and, when asked for, the refinement (Stop keeps the object reached)."""
+    from ptychopinn_plugin.config.inference_config import refinement_of
+    from ptychopinn_plugin.workflows.consistency import ForwardSetup, refine_reconstruction, scan_patterns
+
+    refinement = refinement_of(config)
+    photons = loaded.training_config.nphotons if loaded.training_config is not None else None
+    forward = ForwardSetup.of_model(loaded.model_config, loaded.probe, photons)
+    emit("status", text="checking the reconstruction against the data"
+         + (f", then refining ({refinement.iterations} iterations)" if refinement.enabled else ""))
+    every = max(1, refinement.iterations // 20)
+
+    def progress(iteration: int, loss: float) -> bool:
+        if iteration % every == 0 or iteration == refinement.iterations:
+            emit("status", text=f"refining {iteration}/{refinement.iterations} (Poisson NLL {loss:.6g})")
+        return not should_stop()
+
+    return refine_reconstruction(outcome, scan_patterns(data), forward, refinement, progress=progress)

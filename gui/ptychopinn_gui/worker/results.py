@@ -10,7 +10,7 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["reconstruction_message", "evaluate", "plain_metrics", "plain_history"]
+__all__ = ["reconstruction_message", "evaluate", "plain_metrics", "plain_history", "misfit_message"]
 
 
 def plain_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -41,13 +41,40 @@ def evaluate(outcome: Any, object_guess: Optional[np.ndarray]) -> Optional[dict[
 
 
 def reconstruction_message(outcome: Any, label: str, metrics: Optional[dict[str, Any]] = None,
-                           epoch: Optional[int] = None) -> dict[str, Any]:
+                           epoch: Optional[int] = None, misfit: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     return {
         "object": np.asarray(outcome.object, dtype=np.complex64),
         "canvas_com": tuple(float(v) for v in outcome.geometry.com_xy),
         "label": label,
         "metrics": metrics,
         "epoch": epoch,
+        "misfit": misfit,
+    }
+
+
+def misfit_message(refined: Any) -> dict[str, Any]:
+    """The data-consistency map of a :class:`~ptychopinn_plugin.workflows.consistency.RefinedReconstruction`
+    for the preview: positions in canvas pixels, the deviance over its noise level per position,
+    the summary line, and the documented ``misfit_*`` arrays for exports."""
+    final = refined.final
+    origin_x, origin_y = refined.outcome.geometry.origin_xy
+    summary = final.summary()
+    text = (f"misfit: deviance {summary['deviance_ratio_median']:.3g}× the Poisson noise level (median), "
+            f"R-factor {summary['r_factor_median']:.3g}")
+    if refined.after is not None:
+        before = refined.before.summary()
+        text += (f"; network alone {before['deviance_ratio_median']:.3g}×, R {before['r_factor_median']:.3g}; "
+                 f"{refined.iterations_done} refinement iterations in {refined.seconds:.1f} s")
+    arrays = {key: np.asarray(value) for key, value in final.arrays("misfit_").items()}
+    if refined.after is not None:
+        arrays.update({key: np.asarray(value) for key, value in refined.before.arrays("network_misfit_").items()})
+    return {
+        "x_px": np.asarray(final.x - origin_x, dtype=np.float64),
+        "y_px": np.asarray(final.y - origin_y, dtype=np.float64),
+        "deviance_ratio": np.asarray(final.deviance_ratio, dtype=np.float64),
+        "r_factor": np.asarray(final.r_factor, dtype=np.float64),
+        "text": text,
+        "arrays": arrays,
     }
 
 
