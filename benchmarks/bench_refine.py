@@ -4,7 +4,8 @@ from the network's reconstruction and from a flat object.
 Command (from the repository root)::
 
     .venv/bin/python benchmarks/bench_refine.py [--case builtin|scan529|both] [--seconds 60]
-        [--snapshot-every 25] [--model DIR] [--train-args "..."] [--step-size 0.05] [--json FILE]
+        [--snapshot-every 25] [--model DIR] [--train-args "..."] [--step-size 1.0]
+        [--momentum 0.9] [--json FILE]
 
 Cases:
 
@@ -99,7 +100,7 @@ def _plain_outcome(data: Any, n: int) -> Any:
 
 
 def _run(label: str, start: Any, data: Any, forward: Any, seconds: float, every: int, step: float,
-         threads: int) -> list[dict[str, Any]]:
+         threads: int, momentum: float = 0.9) -> list[dict[str, Any]]:
     from ptychopinn_plugin.config import RefinementConfig
     from ptychopinn_plugin.evaluation import eval_reconstruction
     from ptychopinn_plugin.workflows.consistency import check_consistency, refine_reconstruction, scan_patterns
@@ -123,7 +124,7 @@ def _run(label: str, start: Any, data: Any, forward: Any, seconds: float, every:
         """Stop at the first snapshot past the time budget."""
         return records[-1]["seconds"] < seconds if records else True
 
-    config = RefinementConfig(iterations=100_000, step_size=step, threads=threads)
+    config = RefinementConfig(iterations=100_000, step_size=step, momentum=momentum, threads=threads)
     result = refine_reconstruction(start, patterns, forward, config, progress=progress, snapshot=score,
                                    snapshot_every=every)
     score(result.iterations_done, result.seconds, result.outcome)
@@ -135,7 +136,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--case", choices=("builtin", "scan529", "both"), default="builtin")
     parser.add_argument("--seconds", type=float, default=60.0, help="refinement time per start")
     parser.add_argument("--snapshot-every", type=int, default=25, help="score every this many iterations")
-    parser.add_argument("--step-size", type=float, default=0.05)
+    parser.add_argument("--step-size", type=float, default=1.0)
+    parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default=None, help="a trained model directory/archive (skips the training)")
     parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS)
@@ -172,7 +174,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             print(f"case {case}: {len(data.xcoords)} positions, object {data.objectGuess.shape}", flush=True)
             for label, start in starts:
                 for record in _run(label, start, data, forward, args.seconds, args.snapshot_every, args.step_size,
-                                   args.threads):
+                                   args.threads, args.momentum):
                     records.append({"case": case, **record})
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine_description(), "args": vars(args),

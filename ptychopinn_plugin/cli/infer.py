@@ -21,7 +21,7 @@ Every reconstruction is checked against the measured patterns (docs/consistency.
 misfit per scan position goes into ``reconstruction.npz`` (``misfit_*``), the summary into
 ``consistency.json`` and onto stdout (``--skip-misfit`` leaves it out).  With
 ``--refine-iterations K`` the stitched object is then refined through the physics (K
-Adam steps on the object, probe and positions fixed; PyTorch); the first Ctrl-C stops and
+steps on the object, probe and positions fixed; PyTorch); the first Ctrl-C stops and
 keeps the object reached.
 
 ``--write-product OUT.h5 --product IN.h5`` also writes a Ptychodus product (data spec §6):
@@ -91,11 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refine-iterations", "--refine_iterations", dest="refine_iterations", type=int,
                         default=None, metavar="K",
                         help="after the network, K iterations that optimise the stitched object through the "
-                             "forward model and Poisson likelihood (probe and positions fixed; needs PyTorch); "
+                             "forward model and the (variance-stabilised) Poisson likelihood (probe and positions fixed; needs PyTorch); "
                              "0 = off (default). Ctrl-C stops and keeps the object reached")
     parser.add_argument("--refine-step-size", "--refine_step_size", dest="refine_step_size", type=float,
                         default=None, metavar="F",
-                        help="refinement step relative to the object's RMS amplitude (default "
+                        help="refinement step as a fraction of the full Fisher-scoring step, 0 < F <= 2 (default "
                              f"{DEFAULT_REFINE_STEP_SIZE})")
     parser.add_argument("--skip-misfit", action="store_true",
                         help="do not compute the per-position data-consistency map (saves its time on large scans)")
@@ -253,7 +253,7 @@ def _check_and_refine(args: argparse.Namespace, inference: Any, outcome: Any, da
             if stream is not None and (iteration % every == 0 or iteration == config.iterations):
                 elapsed = time.monotonic() - started
                 eta = elapsed / iteration * (config.iterations - iteration)
-                print(f"refinement {iteration}/{config.iterations}  NLL {loss:.6g}  elapsed "
+                print(f"refinement {iteration}/{config.iterations}  amplitude misfit {loss:.4g}  elapsed "
                       f"{format_seconds(elapsed)}  ETA {format_seconds(eta)}", file=stream, flush=True)
             return not stop.requested()
 

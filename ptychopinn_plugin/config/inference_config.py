@@ -52,10 +52,10 @@ class InferenceConfig:
     """Backend used for prediction (must match the archive's)."""
     refine_iterations: int = 0
     """Physics refinement after the network: iterations that optimise the stitched object
-    through the forward model and Poisson likelihood, probe and positions fixed (0 = off;
+    through the forward model and the (variance-stabilised) Poisson likelihood, probe and positions fixed (0 = off;
     needs PyTorch)."""
     refine_step_size: float = DEFAULT_REFINE_STEP_SIZE
-    """Refinement step as a fraction of the object's RMS amplitude."""
+    """Refinement step as a fraction of the full Fisher-scoring step (0 < step <= 2)."""
 
     def __post_init__(self) -> None:
         if self.n_images is not None and self.n_groups is None:
@@ -82,7 +82,7 @@ def validate_inference_fields(cfg: InferenceConfig) -> None:
     check_bool(owner, "debug", cfg.debug)
     check_backend(owner, cfg.backend)
     check_int(owner, "refine_iterations", cfg.refine_iterations, minimum=0)
-    check_float(owner, "refine_step_size", cfg.refine_step_size, exclusive_minimum=0.0, maximum=10.0)
+    check_float(owner, "refine_step_size", cfg.refine_step_size, exclusive_minimum=0.0, maximum=2.0)
 
 
 def refinement_of(cfg: InferenceConfig) -> RefinementConfig:

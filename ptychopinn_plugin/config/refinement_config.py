@@ -1,8 +1,8 @@
 """``RefinementConfig``: optional physics refinement of a network reconstruction (issue #13).
 
 Refinement optimises the stitched object directly through the model's far-field forward
-model and Poisson likelihood, starting from the network's output; probe and positions
-stay fixed.  ``iterations = 0`` (the default) turns it off: inference then behaves
+model and the (variance-stabilised) Poisson likelihood, starting from the network's
+output; probe and positions stay fixed.  ``iterations = 0`` (the default) turns it off: inference then behaves
 exactly as without this option.
 """
 
@@ -13,8 +13,8 @@ from typing import Optional
 
 from ptychopinn_plugin.config._checks import check_float, check_int
 
-DEFAULT_REFINE_STEP_SIZE = 0.05
-"""Adam step relative to the starting object's RMS amplitude (measured: benchmarks/bench_refine.py)."""
+DEFAULT_REFINE_STEP_SIZE = 1.0
+"""The full Fisher-scoring step (measured: benchmarks/bench_refine.py, docs/consistency.md)."""
 
 
 @dataclass
@@ -24,7 +24,9 @@ class RefinementConfig:
     iterations: int = 0
     """Full-batch gradient steps on the object (0 = off)."""
     step_size: float = DEFAULT_REFINE_STEP_SIZE
-    """Adam learning rate as a fraction of the starting object's RMS amplitude."""
+    """Fraction of the Fisher-scoring step (1 = full step; above 2 the iteration diverges)."""
+    momentum: float = 0.9
+    """Heavy-ball momentum of the steps (0 = none)."""
     chunk: int = 512
     """Scan positions per forward/backward pass (bounds memory; the step stays full batch)."""
     threads: Optional[int] = None
@@ -41,6 +43,7 @@ class RefinementConfig:
 def validate_refinement_config(cfg: RefinementConfig) -> None:
     owner = "RefinementConfig"
     check_int(owner, "iterations", cfg.iterations, minimum=0)
-    check_float(owner, "step_size", cfg.step_size, exclusive_minimum=0.0, maximum=10.0)
+    check_float(owner, "step_size", cfg.step_size, exclusive_minimum=0.0, maximum=2.0)
+    check_float(owner, "momentum", cfg.momentum, minimum=0.0, maximum=0.99)
     check_int(owner, "chunk", cfg.chunk, minimum=1)
     check_int(owner, "threads", cfg.threads, minimum=1, allow_none=True)

@@ -154,7 +154,7 @@ def _check_and_refine(job: ReconstructJob, outcome: Any, raw: Any, loaded: Any, 
 
     def progress(iteration: int, loss: float) -> bool:
         if iteration % every == 0:
-            logger.info("refinement %d/%d: Poisson NLL %.6g", iteration, refinement.iterations, loss)
+            logger.info("refinement %d/%d: amplitude misfit %.4g", iteration, refinement.iterations, loss)
         return not channel.stop_requested()
 
     refined = refine_reconstruction(outcome, scan_patterns(raw), forward, refinement, progress=progress)

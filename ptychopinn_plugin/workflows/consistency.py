@@ -173,6 +173,7 @@ def refine_reconstruction(outcome: StitchOutcome, patterns: ScanPatterns, forwar
     frame[np.pad(~covered, pad, constant_values=True)] = fill
     frame_origin = (origin[0] - pad, origin[1] - pad)
     settings = refiner.RefineSettings(iterations=config.iterations, step_size=config.step_size, chunk=config.chunk,
+                                      momentum=config.momentum,
                                       gaussian_smoothing_sigma=forward.gaussian_smoothing_sigma,
                                       probe_mask=forward.probe_mask, threads=config.threads)
     counts = measured_counts(patterns.diffraction, forward.photons_per_pattern)

@@ -72,7 +72,7 @@ def _check_and_refine(config: InferenceConfig, outcome: Any, data: Any, loaded: 
 
     def progress(iteration: int, loss: float) -> bool:
         if iteration % every == 0 or iteration == refinement.iterations:
-            emit("status", text=f"refining {iteration}/{refinement.iterations} (Poisson NLL {loss:.6g})")
+            emit("status", text=f"refining {iteration}/{refinement.iterations} (amplitude misfit {loss:.4g})")
         return not should_stop()
 
     return refine_reconstruction(outcome, scan_patterns(data), forward, refinement, progress=progress)
