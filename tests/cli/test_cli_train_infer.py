@@ -105,8 +105,8 @@ def test_train_then_infer_then_evaluate_end_to_end(data_dir, tmp_path):
                "--comparison_plot", "--debug", "--torch-inference-batch-size", "8", cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert sorted(p.name for p in inferred.iterdir()) == [
-        "comparison.png", "inference_debug.json", "metrics.csv", "metrics.json", "reconstructed_amplitude.png",
-        "reconstructed_phase.png", "reconstruction.npz"]
+        "comparison.png", "consistency.json", "inference_debug.json", "metrics.csv", "metrics.json",
+        "reconstructed_amplitude.png", "reconstructed_phase.png", "reconstruction.npz"]
     with np.load(out / "reconstruction.npz", allow_pickle=False) as a, \
             np.load(inferred / "reconstruction.npz", allow_pickle=False) as b:
         # Same model, same test data, one group per position: inference reproduces training's stitching.
@@ -116,6 +116,10 @@ def test_train_then_infer_then_evaluate_end_to_end(data_dir, tmp_path):
     debug = json.loads((inferred / "inference_debug.json").read_text())
     assert debug["groups"] == TINY.n_positions and debug["gridsize"] == 1 and debug["backend"] == "tensorflow"
     metrics = json.loads((inferred / "metrics.json").read_text())
+    # issue #13: the misfit summary next to the comparison metrics, and in consistency.json
+    network = metrics["info"]["data_consistency"]["network"]
+    assert network["positions"] == TINY.n_positions and network["deviance_ratio_median"] > 0
+    assert json.loads((inferred / "consistency.json").read_text())["data_consistency"]["network"] == network
 
     # ptychopinn-evaluate's model mode (in-process: the subprocess start-up was shown above).
     from ptychopinn_plugin.cli.evaluate import main as evaluate
