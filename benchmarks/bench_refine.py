@@ -5,7 +5,7 @@ Command (from the repository root)::
 
     .venv/bin/python benchmarks/bench_refine.py [--case builtin|scan529|both] [--seconds 60]
         [--snapshot-every 25] [--model DIR] [--train-args "..."] [--step-size 1.0]
-        [--momentum 0.9] [--json FILE]
+        [--momentum 0.9] [--skip-network] [--with-truth] [--json FILE]
 
 Cases:
 
@@ -141,6 +141,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", default=None, help="a trained model directory/archive (skips the training)")
     parser.add_argument("--train-args", default=DEFAULT_TRAIN_ARGS)
+    parser.add_argument("--skip-network", action="store_true", help="no network start (no training)")
+    parser.add_argument("--with-truth", action="store_true",
+                        help="also start from the true patches stitched onto the same canvas (the scoring "
+                             "protocol's ceiling, and the plateau of refining the truth itself)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
@@ -158,7 +162,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             data = load_data(test_npz)
             starts = []
             model = Path(args.model) if args.model else None
-            if model is None and case == "builtin":
+            if model is None and case == "builtin" and not args.skip_network:
                 model = _train(root / case, train_npz, args.train_args)
             if model is not None:
                 network, data, loaded = _network_outcome(model, test_npz)
@@ -171,6 +175,8 @@ def main(argv: Optional[list[str]] = None) -> int:
 
                 forward = ForwardSetup(probe=normalise_probe(data.probeGuess))
                 starts.append(("flat", _plain_outcome(data, data.probeGuess.shape[0])))
+            if args.with_truth:
+                starts.append(("truth", _truth_outcome(data, starts[0][1])))
             print(f"case {case}: {len(data.xcoords)} positions, object {data.objectGuess.shape}", flush=True)
             for label, start in starts:
                 for record in _run(label, start, data, forward, args.seconds, args.snapshot_every, args.step_size,
@@ -180,6 +186,20 @@ def main(argv: Optional[list[str]] = None) -> int:
         Path(args.json).write_text(json.dumps({"machine": machine_description(), "args": vars(args),
                                                "records": records}, indent=2) + "\n")
     return 0
+
+
+def _truth_outcome(data: Any, like: Any) -> Any:
+    """The true object's patches at the scan positions, stitched (M = 20) onto a canvas."""
+    from ptychopinn_plugin.physics.stitching import PatchStitcher
+    from ptychopinn_plugin.util.bilinear import extract_patches
+    from ptychopinn_plugin.workflows.stitching import StitchOutcome
+
+    n = data.probeGuess.shape[0]
+    offsets = np.stack([data.xcoords, data.ycoords], axis=1).reshape(-1, 1, 2, 1)
+    stitcher = PatchStitcher(offsets, N=n, M=20)
+    stitcher.add(extract_patches(np.asarray(data.objectGuess), data.xcoords, data.ycoords, n)[..., None])
+    result = stitcher.result()
+    return StitchOutcome(image=result.image, geometry=result.geometry, global_offsets=offsets, patches=None)
 
 
 def _flat_like(outcome: Any) -> Any:
