@@ -138,13 +138,14 @@ def illumination_map(shape: tuple[int, int], origin_xy: tuple[float, float], pat
 
 
 def _import_refiner() -> Any:
+    """The autograd refinement (PyTorch only; not Lightning): a clear error without it."""
+    from ptychopinn_plugin.workflows.backend_ops import TORCH_INSTALL_HINT
+
     try:
         return importlib.import_module("ptychopinn_plugin.backends.torch.refine")
     except ImportError as exc:
-        raise RuntimeError(
-            f"refinement needs PyTorch, which cannot be imported ({exc}). Install it with "
-            "pip install 'ptychopinn[torch]', or run with refinement iterations = 0"
-        ) from exc
+        raise RuntimeError(f"refinement needs PyTorch, which cannot be imported ({exc}). Install it with "
+                           f"{TORCH_INSTALL_HINT}, or run with refinement iterations = 0") from exc
 
 
 def refine_reconstruction(outcome: StitchOutcome, patterns: ScanPatterns, forward: ForwardSetup,

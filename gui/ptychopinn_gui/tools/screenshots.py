@@ -4,11 +4,15 @@
 
     python -m ptychopinn_gui.tools.screenshots [--out docs/images] [--nepochs 8] [--n-groups 256]
         [--n-filters-scale 2] [--preset FILE.yaml] [--mid-epoch 4] [--skip-training]
+        [--refine-iterations 100]
 
 Writes ``gui_data.png`` (sample loaded), ``gui_training.png`` (training in progress, live
 loss curve and preview), ``gui_reconstruction.png`` (after training: the loss curve and
 the test reconstruction next to its ground truth with SSIM/PSNR/FRC50) and
-``gui_models.png`` (the trained model's archive summary).  Uses temporary settings and
+``gui_models.png`` (the trained model's archive summary); with ``--refine-iterations K``
+(default 100; 0 = skip) the trained model then reconstructs the test data with K
+refinement iterations: ``gui_refined.png`` (the refined reconstruction next to its ground
+truth) and ``gui_misfit.png`` (the same with the misfit map switched on).  Uses temporary settings and
 cache directories, so the user's own settings are untouched.  Images larger than
 ``--max-kb`` are scaled down.  Files are written atomically.
 """
@@ -74,6 +78,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              "--nepochs/--n-groups/--n-filters-scale given explicitly override it")
     parser.add_argument("--mid-epoch", type=int, default=4, help="epoch of the 'training in progress' shot")
     parser.add_argument("--skip-training", action="store_true", help="only the data screenshot")
+    parser.add_argument("--refine-iterations", type=int, default=100,
+                        help="refinement iterations of the refined-reconstruction shots (0 = no such shots)")
     parser.add_argument("--max-kb", type=int, default=290)
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up after this many seconds")
     args = parser.parse_args(argv)
@@ -146,8 +152,15 @@ def _shoot(args: argparse.Namespace, out: Path, app, window, controller) -> int:
 
     def on_finished(job_id: str) -> None:
         if controller.errors:
-            print("training failed:", controller.errors, file=sys.stderr)
+            print(f"{job_id} failed:", controller.errors, file=sys.stderr)
             state["code"] = 1
+        elif job_id.startswith("infer"):
+            window.tabs.setCurrentWidget(window.models_panel)
+            app.processEvents()
+            _save(window, out / "gui_refined.png", args.max_kb)
+            window.image_panel.misfit_toggle.setChecked(True)
+            app.processEvents()
+            _save(window, out / "gui_misfit.png", args.max_kb)
         else:
             # The loss curve (Training tab) next to the final reconstruction and its ground truth.
             window.tabs.setCurrentWidget(window.training_panel)
@@ -158,6 +171,13 @@ def _shoot(args: argparse.Namespace, out: Path, app, window, controller) -> int:
             window.tabs.setCurrentWidget(window.models_panel)
             app.processEvents()
             _save(window, out / "gui_models.png", args.max_kb)
+            if args.refine_iterations > 0:
+                # Then the trained model on the held-out data, refined through the physics.
+                form.inference.set("refine_iterations", args.refine_iterations)
+                models = window.models_panel
+                models.dataset_combo.setCurrentIndex(models.dataset_combo.findData("test"))
+                QTimer.singleShot(0, lambda: controller.reconstruct() is not None or give_up())
+                return
         window.force_close = True
         window.close()
         app.quit()
