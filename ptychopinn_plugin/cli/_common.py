@@ -124,6 +124,7 @@ class InterruptStop:
         self._action = action
         self._flag = False
         self._previous: Any = None
+        self._installed = False
 
     def requested(self) -> bool:
         return self._flag
@@ -137,8 +138,14 @@ class InterruptStop:
     def __enter__(self) -> "InterruptStop":
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        if self._installed:
+            # None means the previous handler was not installed from Python (C code); the
+            # closest restorable behaviour is Python's own KeyboardInterrupt handler.  Leaving
+            # ours in place would swallow every later Ctrl-C of the process.
+            previous = self._previous if self._previous is not None else signal.default_int_handler
+            signal.signal(signal.SIGINT, previous)
+            self._installed = False

@@ -248,6 +248,9 @@ def _check_and_refine(args: argparse.Namespace, inference: Any, outcome: Any, da
     started = time.monotonic()
     every = max(1, config.iterations // 10)
 
+    patterns = scan_patterns(data)
+    if not config.enabled:
+        return refine_reconstruction(outcome, patterns, forward, config)
     with InterruptStop(PROG, "stopping the refinement after this iteration, keeping the object reached") as stop:
         def progress(iteration: int, loss: float) -> bool:
             if stream is not None and (iteration % every == 0 or iteration == config.iterations):
@@ -257,7 +260,7 @@ def _check_and_refine(args: argparse.Namespace, inference: Any, outcome: Any, da
                       f"{format_seconds(elapsed)}  ETA {format_seconds(eta)}", file=stream, flush=True)
             return not stop.requested()
 
-        return refine_reconstruction(outcome, scan_patterns(data), forward, config, progress=progress)
+        return refine_reconstruction(outcome, patterns, forward, config, progress=progress)
 
 
 def _consistency_arrays(refined: Any) -> dict[str, Any]:

@@ -285,3 +285,24 @@ def test_evaluate_errors_name_the_file_and_the_key(tiny_dataset_dir, tmp_path, c
     assert evaluate(["--reconstruction", str(broken), "--ground-truth", truth, "--output-dir", str(tmp_path / "m")]) == 1
     assert f"{broken}: key 'object' holds 1 NaN/Inf value(s) of 10000" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_interrupt_stop_always_restores_a_working_ctrl_c(monkeypatch):
+    """After the stop-and-keep window Ctrl-C must raise KeyboardInterrupt again, even when the
+    handler found on entry was installed by C code (``signal.signal`` then returns None)."""
+    import ptychopinn_plugin.cli._common as common
+
+    calls = []
+    real_signal = common.signal.signal
+
+    def fake_signal(signum, handler):
+        calls.append(handler)
+        real_signal(signum, handler)
+        return None  # "not installed from Python"
+
+    monkeypatch.setattr(common.signal, "signal", fake_signal)
+    with common.InterruptStop("prog", "stopping") as stop:
+        assert not stop.requested()
+    monkeypatch.undo()
+    assert calls[-1] is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
