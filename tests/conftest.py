@@ -20,6 +20,23 @@ def _reset_legacy_params():
 
 
 @pytest.fixture(autouse=True)
+def _restore_ctrl_c():
+    """Every test starts with Python's own Ctrl-C handler and leaves it so.  Libraries change
+    the process-wide SIGINT disposition and do not restore it (Lightning sets SIG_IGN after
+    catching a KeyboardInterrupt in ``fit``; Ptychodus's batch CLI installs a cancellation
+    handler); under pytest-xdist a later test in the same worker then never sees its Ctrl-C."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # pragma: no cover
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(autouse=True)
 def _capture_logs_regardless_of_cli_tests(caplog):
     """CLI tests call ``logging.basicConfig(force=True)`` (e.g. ``--quiet`` → ERROR) in the
     same process; under pytest-xdist a later test's ``caplog`` would then miss WARNING
