@@ -38,6 +38,8 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from ptychopinn_plugin.backends.torch.physics import ProbeIllumination
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["RefineSettings", "RefineOutcome", "refine_object"]
@@ -131,16 +133,6 @@ class _Extractor:
         return out[:-1].reshape(frame_hw)
 
 
-def _smoothing(psi: torch.Tensor, sigma: float) -> torch.Tensor:
-    """The 3×3 Gaussian smoothing of physics §6.2 (zero padding), on complex patches."""
-    offsets = np.arange(-1, 2)
-    kernel = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2.0 * sigma**2))
-    kernel = torch.from_numpy((kernel / kernel.sum()).astype(np.float32))[None, None]
-    parts = torch.stack([psi.real, psi.imag], dim=1).reshape(-1, 1, *psi.shape[-2:])
-    smoothed = torch.nn.functional.conv2d(parts, kernel, padding=1).reshape(psi.shape[0], 2, *psi.shape[-2:])
-    return torch.complex(smoothed[:, 0], smoothed[:, 1])
-
-
 def refine_object(start: np.ndarray, origin_xy: tuple[float, float], xcoords: np.ndarray, ycoords: np.ndarray,
                   counts: np.ndarray, probe: np.ndarray, gain: float, settings: RefineSettings, *,
                   progress: Optional[Callable[[int, float], bool]] = None,
@@ -169,6 +161,9 @@ def refine_object(start: np.ndarray, origin_xy: tuple[float, float], xcoords: np
     # The measured patterns are fftshift-ed; the model's DFT output is not: unshift once.
     target_root = torch.from_numpy(np.sqrt(np.fft.ifftshift(np.asarray(counts, dtype=np.float64),
                                                             axes=(-2, -1))).astype(np.float32))
+    # The model's own illumination step (probe, §6.2 smoothing with reflect padding, mask).
+    illuminate = ProbeIllumination(n, np.asarray(probe), gaussian_smoothing_sigma=settings.gaussian_smoothing_sigma,
+                                   probe_mask=settings.probe_mask)
     probe_t = torch.from_numpy(np.asarray(probe).astype(np.complex64))
     params = torch.nn.Parameter(torch.view_as_real(torch.from_numpy(start.astype(np.complex64)).clone()))
     intensity = (probe_t.real**2 + probe_t.imag**2).expand(k, n, n)
@@ -179,10 +174,6 @@ def refine_object(start: np.ndarray, origin_xy: tuple[float, float], xcoords: np
     # each pixel); the loss below is a mean over 'total' pixels.
     preconditioner = (float(k * n * n) / (2.0 * float(gain) * denominator))[..., None]
     root_scale = math.sqrt(float(gain)) / float(n)
-    mask = None
-    if settings.probe_mask:
-        i = np.arange(n) - n / 2
-        mask = torch.from_numpy((np.hypot(i[:, None], i[None, :]) < n / 2).astype(np.float32))
     outcome = RefineOutcome(obj=start.astype(np.complex64))
     total = float(k * n * n)
     excluded = 0.0
@@ -199,21 +190,15 @@ def refine_object(start: np.ndarray, origin_xy: tuple[float, float], xcoords: np
     velocity = None
     for iteration in range(int(settings.iterations)):
         params.grad = None
-        frame = torch.view_as_complex(params)
         loss_value = 0.0
         for lo in range(0, k, int(settings.chunk)):
             sl = slice(lo, min(lo + int(settings.chunk), k))
-            psi = extractor(frame, sl) * probe_t
-            if settings.gaussian_smoothing_sigma > 0:
-                psi = _smoothing(psi, settings.gaussian_smoothing_sigma)
-            if mask is not None:
-                psi = psi * mask
+            # A fresh complex view per chunk: each chunk's graph is freed by its backward.
+            psi = illuminate(extractor(torch.view_as_complex(params), sl)[:, None])[:, 0]
             amplitude = root_scale * torch.abs(torch.fft.fft2(psi))
             loss = ((amplitude - target_root[sl]) ** 2).sum() / total
             loss.backward()
             loss_value += float(loss.detach())
-            if lo + int(settings.chunk) < k:
-                frame = torch.view_as_complex(params)
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"refinement diverged at iteration {iteration} (loss {loss_value})")
         with torch.no_grad():
