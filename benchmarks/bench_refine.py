@@ -166,8 +166,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 model = _train(root / case, train_npz, args.train_args)
             if model is not None:
                 network, data, loaded = _network_outcome(model, test_npz)
-                photons = loaded.training_config.nphotons if loaded.training_config is not None else None
-                forward = ForwardSetup.of_model(loaded.model_config, loaded.probe, photons)
+                forward = ForwardSetup.of_archive(loaded)
                 starts.append(("network", network))
                 starts.append(("flat", _flat_like(network)))
             else:

@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refine-iterations", "--refine_iterations", dest="refine_iterations", type=int,
                         default=None, metavar="K",
                         help="after the network, K iterations that optimise the stitched object through the "
-                             "forward model and the (variance-stabilised) Poisson likelihood (probe and positions fixed; needs PyTorch); "
-                             "0 = off (default). Ctrl-C stops and keeps the object reached")
+                             "forward model and the (variance-stabilised) Poisson likelihood (probe and positions "
+                             "fixed; needs PyTorch); 0 = off (default). Ctrl-C stops and keeps the object reached")
     parser.add_argument("--refine-step-size", "--refine_step_size", dest="refine_step_size", type=float,
                         default=None, metavar="F",
                         help="refinement step as a fraction of the full Fisher-scoring step, 0 < F <= 2 (default "
@@ -185,8 +185,9 @@ def _infer(args: argparse.Namespace) -> int:
     config = InferenceConfig(model=loaded.model_config, model_path=archive, test_data_file=test_path,
                              backend=loaded.backend, **config_values)
     data = load_data(test_path, config.n_subsample, config.subsample_seed, diffraction_domain=args.diffraction_domain)
+    product_rows = None
     if input_product is not None:
-        _check_positions_match(data, test_path, input_product, Path(args.product))
+        product_rows = _check_positions_match(data, test_path, input_product, Path(args.product))
     container, outcome = reconstruct(predictor, data, config)
     refined = None if args.skip_misfit else _check_and_refine(args, config, outcome, data, loaded)
     if refined is not None:
@@ -204,7 +205,8 @@ def _infer(args: argparse.Namespace) -> int:
     if input_product is not None:
         written["product"] = _write_output_product(Path(args.write_product), input_product, written["reconstruction"],
                                                    outcome.geometry.com_xy, loaded, groups=len(container),
-                                                   consistency=refined.final if refined is not None else None)
+                                                   consistency=refined.final if refined is not None else None,
+                                                   product_rows=product_rows)
     metrics = None
     if args.comparison_plot:
         if data.objectGuess is None:
@@ -241,8 +243,7 @@ def _check_and_refine(args: argparse.Namespace, inference: Any, outcome: Any, da
     from ptychopinn_plugin.config.inference_config import refinement_of
     from ptychopinn_plugin.workflows.consistency import ForwardSetup, refine_reconstruction, scan_patterns
 
-    photons = getattr(loaded.training_config, "nphotons", None) if loaded.training_config is not None else None
-    forward = ForwardSetup.of_model(loaded.model_config, loaded.probe, photons)
+    forward = ForwardSetup.of_archive(loaded)
     config = refinement_of(inference)
     stream = None if args.quiet else sys.stderr
     started = time.monotonic()
@@ -269,19 +270,14 @@ def _consistency_arrays(refined: Any) -> dict[str, Any]:
         return {}
     import numpy as np
 
-    arrays = dict(refined.final.arrays("misfit_"))
+    arrays = refined.misfit_arrays()
     if refined.after is not None:
-        arrays.update(refined.before.arrays("network_misfit_"))
         arrays["refine_losses"] = np.asarray(refined.losses, dtype=np.float64)
     return arrays
 
 
 def _consistency_lines(refined: Any) -> list[str]:
-    def line(label: str, summary: dict[str, float]) -> str:
-        return (f"data consistency ({label}): R-factor median {summary['r_factor_median']:.4f} "
-                f"(worst {summary['r_factor_max']:.4f}); Poisson deviance {summary['deviance_ratio_median']:.3g}x "
-                f"the noise level (median; worst {summary['deviance_ratio_max']:.3g}x) over "
-                f"{int(summary['positions'])} positions")
+    from ptychopinn_plugin.workflows.consistency import consistency_line as line
 
     if refined.after is None:
         return [line("network", refined.before.summary())]
@@ -308,13 +304,14 @@ def _read_input_product(path: Path) -> Any:
                          "name, probe, object with centre and pixel size, probe positions)") from exc
 
 
-def _check_positions_match(data: Any, data_path: Path, product: Any, product_path: Path) -> None:
+def _check_positions_match(data: Any, data_path: Path, product: Any, product_path: Path) -> Any:
     """Refuse test data whose scan positions are not the product's (in its object pixels).
 
     The stitched canvas is placed with the centre of mass of the test data's positions
     (data §6.2), which is only meaningful in the product's pixel frame (data §6.3).  Every
     test-data position (a subsample is fine, in any order) must coincide with a product
-    position to :data:`POSITION_TOLERANCE_PX`.
+    position to :data:`POSITION_TOLERANCE_PX`.  Returns, per test-data position, the row
+    of the product position it coincides with.
     """
     import numpy as np
     from scipy.spatial import cKDTree
@@ -334,6 +331,7 @@ def _check_positions_match(data: Any, data_path: Path, product: Any, product_pat
             f"(data spec §6.3; tolerance {POSITION_TOLERANCE_PX} px). --test_data must hold the product's scan in "
             f"its object pixels; make it with `{PRODUCT_TO_NPZ_HINT}`"
         )
+    return nearest
 
 
 def _training_losses(history: Optional[dict[str, list[float]]]) -> Optional[list[float]]:
@@ -345,29 +343,26 @@ def _training_losses(history: Optional[dict[str, list[float]]]) -> Optional[list
     return None
 
 
-def _product_consistency(consistency: Any, product: Any) -> dict[str, Any]:
-    """The map per product position (NaN where the reconstruction did not use a position)."""
+def _product_consistency(consistency: Any, product: Any, rows: Any) -> dict[str, Any]:
+    """The map per product position (NaN where the reconstruction did not use a position);
+    ``rows``: the product row of each map row (:func:`_check_positions_match`)."""
     import numpy as np
-    from scipy.spatial import cKDTree
 
-    from ptychopinn_plugin.io.product_geometry import positions_px
     from ptychopinn_plugin.io.product_model import CONSISTENCY_ARRAYS
 
-    x_px, y_px = positions_px(product)
-    _, nearest = cKDTree(np.column_stack([x_px, y_px])).query(np.column_stack([consistency.x, consistency.y]))
     values = {"r_factor": consistency.r_factor, "deviance": consistency.deviance,
               "deviance_expected": consistency.deviance_expected, "coverage": consistency.coverage}
     out: dict[str, Any] = {}
     for key in CONSISTENCY_ARRAYS:
         column = np.full(product.n_positions, np.nan)
-        column[nearest] = values[key]
+        column[rows] = values[key]
         out[key] = column
     out["gain"] = consistency.gain
     return out
 
 
 def _write_output_product(out_path: Path, input_product: Any, reconstruction_npz: Path, com_xy: Sequence[float],
-                          loaded: Any, *, groups: int, consistency: Any = None) -> Path:
+                          loaded: Any, *, groups: int, consistency: Any = None, product_rows: Any = None) -> Path:
     """Write ``out_path``: ``input_product`` with the stitched object (data §6.2), losses, provenance.
 
     The object is read back from ``reconstruction.npz`` so the two outputs hold the very
@@ -388,7 +383,8 @@ def _write_output_product(out_path: Path, input_product: Any, reconstruction_npz
     losses = _training_losses(loaded.history)
     if losses is None:
         logger.warning("the model archive has no training loss history; %s gets empty loss datasets", out_path)
-    per_position = _product_consistency(consistency, input_product) if consistency is not None else None
+    per_position = (_product_consistency(consistency, input_product, product_rows) if consistency is not None
+                    else None)
     product = reconstruction_to_product(input_product, (canvas, tuple(com_xy)), comments_note=note, losses=losses,
                                         data_consistency=per_position)
     return write_product(out_path, product)

@@ -31,6 +31,7 @@ NumPy only, float64 internally, processed in chunks of positions.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from typing import Optional
@@ -130,24 +131,25 @@ def poisson_deviance(counts: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     return 2.0 * (y_log - (y - lam))
 
 
-_TABLE: Optional[tuple[np.ndarray, np.ndarray]] = None
 _TABLE_MAX = 1e3
 """Above this mean count the asymptotic ``1 + 1/(6λ) + 1/(6λ²)`` is exact to < 1e-4."""
 
+INTENSITY_CACHE_BYTES = 256 * 2**20
+"""Up to this size the predicted intensities of the first pass are kept for the second
+(else recomputed chunk by chunk, so memory stays bounded on very large scans)."""
 
+
+@functools.lru_cache(maxsize=1)
 def _expected_deviance_table() -> tuple[np.ndarray, np.ndarray]:
-    """``E[dev]`` on a log grid of ``λ`` by direct summation over the Poisson distribution."""
-    global _TABLE
-    if _TABLE is None:
-        from scipy.stats import poisson
+    """``E[dev]`` on a log grid of ``λ`` by direct summation over the Poisson distribution (computed once)."""
+    from scipy.stats import poisson
 
-        grid = np.logspace(-8, np.log10(_TABLE_MAX), 600)
-        values = np.empty_like(grid)
-        for i, lam in enumerate(grid):
-            counts = np.arange(0, int(lam + 12 * np.sqrt(lam) + 30))
-            values[i] = float(np.sum(poisson.pmf(counts, lam) * poisson_deviance(counts, np.full(counts.shape, lam))))
-        _TABLE = (np.log(grid), values)
-    return _TABLE
+    grid = np.logspace(-8, np.log10(_TABLE_MAX), 600)
+    values = np.empty_like(grid)
+    for i, lam in enumerate(grid):
+        counts = np.arange(0, int(lam + 12 * np.sqrt(lam) + 30))
+        values[i] = float(np.sum(poisson.pmf(counts, lam) * poisson_deviance(counts, np.full(counts.shape, lam))))
+    return np.log(grid), values
 
 
 def expected_poisson_deviance(predicted: np.ndarray) -> np.ndarray:
@@ -224,14 +226,21 @@ def data_consistency(obj: np.ndarray, origin_xy: tuple[float, float], xcoords: n
     covered = (np.abs(obj) > 0).astype(np.float64)
     probe_intensity = np.abs(np.asarray(probe, dtype=np.complex128)) ** 2
     intensity_total = float(probe_intensity.sum()) or 1.0
-    # First pass: the predicted intensities' totals fix the global gain; the second pass
-    # recomputes them chunk by chunk instead of holding (K, N, N) float64 twice.
+    # First pass: the predicted intensities' totals fix the global gain.  The second pass
+    # needs the intensities again: kept when they are small, recomputed otherwise.
     predicted_sum = np.empty(k)
     coverage = np.empty(k)
+    kept: Optional[list[np.ndarray]] = [] if k * n * n * 8 <= INTENSITY_CACHE_BYTES else None
+
+    def intensity_of(start: int, stop: int) -> np.ndarray:
+        return predicted_intensity(obj, origin, x[start:stop], y[start:stop], probe,
+                                   gaussian_smoothing_sigma=gaussian_smoothing_sigma, probe_mask=probe_mask)
+
     for start in range(0, k, int(chunk)):
         stop = min(start + int(chunk), k)
-        intensity = predicted_intensity(obj, origin, x[start:stop], y[start:stop], probe,
-                                        gaussian_smoothing_sigma=gaussian_smoothing_sigma, probe_mask=probe_mask)
+        intensity = intensity_of(start, stop)
+        if kept is not None:
+            kept.append(intensity)
         predicted_sum[start:stop] = intensity.sum(axis=(1, 2))
         lit = extract_patches(covered, x[start:stop] - origin[0], y[start:stop] - origin[1], n)
         coverage[start:stop] = (lit * probe_intensity[None]).sum(axis=(1, 2)) / intensity_total
@@ -242,10 +251,9 @@ def data_consistency(obj: np.ndarray, origin_xy: tuple[float, float], xcoords: n
     r_factor = np.empty(k)
     deviance = np.empty(k)
     expected = np.empty(k)
-    for start in range(0, k, int(chunk)):
+    for index, start in enumerate(range(0, k, int(chunk))):
         stop = min(start + int(chunk), k)
-        lam = gain * predicted_intensity(obj, origin, x[start:stop], y[start:stop], probe,
-                                         gaussian_smoothing_sigma=gaussian_smoothing_sigma, probe_mask=probe_mask)
+        lam = gain * (kept[index] if kept is not None else intensity_of(start, stop))
         measured = counts[start:stop]
         root = np.sqrt(measured)
         r_factor[start:stop] = (np.abs(np.sqrt(lam) - root).sum(axis=(1, 2))

@@ -145,11 +145,15 @@ def reconstruct(job: ReconstructJob, channel: Channel) -> None:
 def _check_and_refine(job: ReconstructJob, outcome: Any, raw: Any, loaded: Any, channel: Channel) -> Any:
     """Log the data-consistency map; refine when the settings ask for it (Stop keeps the object reached)."""
     from ptychopinn_plugin.config.inference_config import refinement_of
-    from ptychopinn_plugin.workflows.consistency import ForwardSetup, refine_reconstruction, scan_patterns
+    from ptychopinn_plugin.workflows.consistency import (
+        ForwardSetup,
+        consistency_line,
+        refine_reconstruction,
+        scan_patterns,
+    )
 
     refinement = refinement_of(job.inference_config)
-    photons = loaded.training_config.nphotons if loaded.training_config is not None else None
-    forward = ForwardSetup.of_model(loaded.model_config, loaded.probe, photons)
+    forward = ForwardSetup.of_archive(loaded)
     every = max(1, refinement.iterations // 10)
 
     def progress(iteration: int, loss: float) -> bool:
@@ -158,13 +162,9 @@ def _check_and_refine(job: ReconstructJob, outcome: Any, raw: Any, loaded: Any, 
         return not channel.stop_requested()
 
     refined = refine_reconstruction(outcome, scan_patterns(raw), forward, refinement, progress=progress)
-    for label, summary in (("network", refined.before.summary()),
-                           ("after refinement", refined.after.summary() if refined.after is not None else None)):
-        if summary is not None:
-            logger.info("data consistency (%s): R-factor median %.4f (worst %.4f), Poisson deviance %.3gx the noise "
-                        "level (median; worst %.3gx) over %d positions", label, summary["r_factor_median"],
-                        summary["r_factor_max"], summary["deviance_ratio_median"], summary["deviance_ratio_max"],
-                        int(summary["positions"]))
+    logger.info("%s", consistency_line("network", refined.before.summary()))
+    if refined.after is not None:
+        logger.info("%s", consistency_line("after refinement", refined.after.summary()))
     return refined.outcome
 
 

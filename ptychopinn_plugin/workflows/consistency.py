@@ -27,7 +27,7 @@ from ptychopinn_plugin.workflows.stitching import StitchOutcome
 logger = logging.getLogger(__name__)
 
 __all__ = ["ScanPatterns", "ForwardSetup", "RefinedReconstruction", "scan_patterns", "check_consistency",
-           "refine_reconstruction", "flat_outcome_like"]
+           "consistency_line", "refine_reconstruction", "flat_outcome_like"]
 
 ILLUMINATION_THRESHOLD = 1e-3
 """Refined pixels whose summed probe intensity is below this fraction of the brightest
@@ -68,6 +68,12 @@ class ForwardSetup:
         return cls(probe=np.asarray(probe), gaussian_smoothing_sigma=float(model_config.gaussian_smoothing_sigma),
                    probe_mask=bool(model_config.probe_mask), photons_per_pattern=photons_per_pattern)
 
+    @classmethod
+    def of_archive(cls, loaded: Any) -> "ForwardSetup":
+        """The forward model of a loaded archive: its probe, model settings and training ``nphotons``."""
+        training = loaded.training_config
+        return cls.of_model(loaded.model_config, loaded.probe, training.nphotons if training is not None else None)
+
 
 def scan_patterns(data: Any) -> ScanPatterns:
     """The positions and patterns of a :class:`~ptychopinn_plugin.data.RawData` (every position)."""
@@ -104,6 +110,13 @@ class RefinedReconstruction:
     def final(self) -> ConsistencyMap:
         return self.after if self.after is not None else self.before
 
+    def misfit_arrays(self) -> dict[str, np.ndarray]:
+        """``misfit_*`` of the object kept; after a refinement also ``network_misfit_*``."""
+        arrays = dict(self.final.arrays("misfit_"))
+        if self.after is not None:
+            arrays.update(self.before.arrays("network_misfit_"))
+        return arrays
+
     def summary(self) -> dict[str, Any]:
         """For metrics.json and logs: the map's summary before (and after) refinement."""
         doc: dict[str, Any] = {"before_refinement" if self.after is not None else "network": self.before.summary()}
@@ -112,6 +125,14 @@ class RefinedReconstruction:
             doc["refinement"] = {"iterations": self.iterations_done, "stopped_early": self.stopped_early,
                                  "seconds": round(self.seconds, 3)}
         return doc
+
+
+def consistency_line(label: str, summary: dict[str, float]) -> str:
+    """One line of a misfit summary (:meth:`ConsistencyMap.summary`) for the console and logs."""
+    return (f"data consistency ({label}): R-factor median {summary['r_factor_median']:.4f} "
+            f"(worst {summary['r_factor_max']:.4f}); Poisson deviance {summary['deviance_ratio_median']:.3g}x "
+            f"the noise level (median; worst {summary['deviance_ratio_max']:.3g}x) over "
+            f"{int(summary['positions'])} positions")
 
 
 def _frame_padding(origin_xy: tuple[float, float], shape: tuple[int, int], patterns: ScanPatterns, n: int) -> int:
@@ -196,10 +217,10 @@ def refine_reconstruction(outcome: StitchOutcome, patterns: ScanPatterns, forwar
     refined_outcome = on_canvas(result.obj)
     refined = refined_outcome.object
     after = check_consistency(refined, origin, patterns, forward)
+    first, last = before.summary(), after.summary()
     logger.info("refinement: R-factor median %.4f → %.4f, deviance mean %.4g → %.4g (%d iterations, %.1f s)",
-                before.summary()["r_factor_median"], after.summary()["r_factor_median"],
-                before.summary()["deviance_mean"], after.summary()["deviance_mean"], result.iterations_done,
-                result.seconds)
+                first["r_factor_median"], last["r_factor_median"], first["deviance_mean"], last["deviance_mean"],
+                result.iterations_done, result.seconds)
     return RefinedReconstruction(outcome=refined_outcome, before=before, after=after,
                                  iterations_done=result.iterations_done, stopped_early=result.stopped_early,
                                  seconds=result.seconds, losses=list(result.losses))

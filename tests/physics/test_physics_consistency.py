@@ -135,3 +135,16 @@ def test_arrays_have_the_documented_names(sample):
     assert isinstance(result, ConsistencyMap)
     assert sorted(result.arrays()) == sorted(["misfit_x", "misfit_y", "misfit_r_factor", "misfit_deviance",
                                               "misfit_deviance_expected", "misfit_coverage", "misfit_gain"])
+
+
+def test_large_scans_recompute_instead_of_keeping_the_intensities(sample, monkeypatch):
+    """Above the cache budget the second pass recomputes the intensities: same map."""
+    import ptychopinn_plugin.physics.consistency as consistency
+
+    args = (sample.objectGuess, (0.0, 0.0), sample.xcoords[:10], sample.ycoords[:10], sample.diffraction[:10],
+            sample.probeGuess)
+    kept = consistency.data_consistency(*args, chunk=3)
+    monkeypatch.setattr(consistency, "INTENSITY_CACHE_BYTES", 0)
+    recomputed = consistency.data_consistency(*args, chunk=3)
+    np.testing.assert_array_equal(recomputed.deviance, kept.deviance)
+    np.testing.assert_array_equal(recomputed.r_factor, kept.r_factor)

@@ -64,8 +64,7 @@ def _check_and_refine(config: InferenceConfig, outcome: Any, data: Any, loaded: 
     from ptychopinn_plugin.workflows.consistency import ForwardSetup, refine_reconstruction, scan_patterns
 
     refinement = refinement_of(config)
-    photons = loaded.training_config.nphotons if loaded.training_config is not None else None
-    forward = ForwardSetup.of_model(loaded.model_config, loaded.probe, photons)
+    forward = ForwardSetup.of_archive(loaded)
     emit("status", text="checking the reconstruction against the data"
          + (f", then refining ({refinement.iterations} iterations)" if refinement.enabled else ""))
     every = max(1, refinement.iterations // 20)

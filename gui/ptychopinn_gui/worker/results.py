@@ -65,9 +65,7 @@ def misfit_message(refined: Any) -> dict[str, Any]:
         before = refined.before.summary()
         text += (f"; network alone {before['deviance_ratio_median']:.3g}×, R {before['r_factor_median']:.3g}; "
                  f"{refined.iterations_done} refinement iterations in {refined.seconds:.1f} s")
-    arrays = {key: np.asarray(value) for key, value in final.arrays("misfit_").items()}
-    if refined.after is not None:
-        arrays.update({key: np.asarray(value) for key, value in refined.before.arrays("network_misfit_").items()})
+    arrays = {key: np.asarray(value) for key, value in refined.misfit_arrays().items()}
     return {
         "x_px": np.asarray(final.x - origin_x, dtype=np.float64),
         "y_px": np.asarray(final.y - origin_y, dtype=np.float64),
