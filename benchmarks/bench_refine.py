@@ -87,16 +87,29 @@ def _network_outcome(model: Path, test_npz: Path) -> tuple[Any, Any, Any]:
     return outcome, data, loaded
 
 
-def _plain_outcome(data: Any, n: int) -> Any:
-    """A stitched canvas of the held-out scan's geometry (values replaced by the flat start)."""
+def _stitched_outcome(data: Any, patches: np.ndarray) -> Any:
+    """``patches`` ``(K, N, N)`` at the held-out scan's positions, stitched (M = 20) onto a canvas."""
     from ptychopinn_plugin.physics.stitching import PatchStitcher
     from ptychopinn_plugin.workflows.stitching import StitchOutcome
 
     offsets = np.stack([data.xcoords, data.ycoords], axis=1).reshape(-1, 1, 2, 1)
-    stitcher = PatchStitcher(offsets, N=n, M=20)
-    stitcher.add(np.ones((len(data.xcoords), n, n, 1), np.complex64))
+    stitcher = PatchStitcher(offsets, N=patches.shape[-1], M=20)
+    stitcher.add(patches[..., None])
     result = stitcher.result()
     return StitchOutcome(image=result.image, geometry=result.geometry, global_offsets=offsets, patches=None)
+
+
+def _plain_outcome(data: Any, n: int) -> Any:
+    """A canvas of the held-out scan's geometry holding ones (the flat start)."""
+    return _stitched_outcome(data, np.ones((len(data.xcoords), n, n), np.complex64))
+
+
+def _truth_outcome(data: Any) -> Any:
+    """The true object's patches at the scan positions, stitched onto a canvas."""
+    from ptychopinn_plugin.util.bilinear import extract_patches
+
+    n = data.probeGuess.shape[0]
+    return _stitched_outcome(data, extract_patches(np.asarray(data.objectGuess), data.xcoords, data.ycoords, n))
 
 
 def _run(label: str, start: Any, data: Any, forward: Any, seconds: float, every: int, step: float,
@@ -175,7 +188,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 forward = ForwardSetup(probe=normalise_probe(data.probeGuess))
                 starts.append(("flat", _plain_outcome(data, data.probeGuess.shape[0])))
             if args.with_truth:
-                starts.append(("truth", _truth_outcome(data, starts[0][1])))
+                starts.append(("truth", _truth_outcome(data)))
             print(f"case {case}: {len(data.xcoords)} positions, object {data.objectGuess.shape}", flush=True)
             for label, start in starts:
                 for record in _run(label, start, data, forward, args.seconds, args.snapshot_every, args.step_size,
@@ -185,20 +198,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         Path(args.json).write_text(json.dumps({"machine": machine_description(), "args": vars(args),
                                                "records": records}, indent=2) + "\n")
     return 0
-
-
-def _truth_outcome(data: Any, like: Any) -> Any:
-    """The true object's patches at the scan positions, stitched (M = 20) onto a canvas."""
-    from ptychopinn_plugin.physics.stitching import PatchStitcher
-    from ptychopinn_plugin.util.bilinear import extract_patches
-    from ptychopinn_plugin.workflows.stitching import StitchOutcome
-
-    n = data.probeGuess.shape[0]
-    offsets = np.stack([data.xcoords, data.ycoords], axis=1).reshape(-1, 1, 2, 1)
-    stitcher = PatchStitcher(offsets, N=n, M=20)
-    stitcher.add(extract_patches(np.asarray(data.objectGuess), data.xcoords, data.ycoords, n)[..., None])
-    result = stitcher.result()
-    return StitchOutcome(image=result.image, geometry=result.geometry, global_offsets=offsets, patches=None)
 
 
 def _flat_like(outcome: Any) -> Any:
