@@ -34,6 +34,7 @@ class LoopConfig:
     seed: int = 0
     lr_schedule: str = "constant"  # 'constant' | 'cosine'
     warmup: int = 0
+    eval_at_start: bool = False
 
 
 @dataclass
@@ -126,6 +127,8 @@ def train_loop(
 
     core.train()
     step = 0
+    if cfg.eval_at_start:
+        record(0)
     while step < cfg.steps and train_seconds < cfg.minutes * 60:
         t0 = time.perf_counter()
         if stream is not None:  # simulate the next batch (counted in the training time)

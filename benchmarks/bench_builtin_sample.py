@@ -53,6 +53,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--stitch-variants", action="store_true",
                    help="at every checkpoint also score the held-out object stitched with M = 8, 12 and 32 and "
                         "with M = 32 weighted by the probe's illumination (the product stitches with M = 20)")
+    p.add_argument("--group-refine", type=int, default=0,
+                   help="ModelConfig.group_refine_iterations (docs/architecture.md, 'Group refinement')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-images", default=None, help="directory for the last checkpoint's stitched image (PNG)")
     return p.parse_args(argv)
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from ptychopinn_plugin.simulation.synthetic_stream import SyntheticGroupStream
 
     cfg = config_with(load_recipe(RECIPE_PATH), model_gridsize=args.gridsize, model_n_filters_scale=args.k)
-    model_config = replace(cfg.model, N=64, architecture=args.architecture)
+    model_config = replace(cfg.model, N=64, architecture=args.architecture, group_refine_iterations=args.group_refine)
     data = build_datasets(RECIPE_SIMULATION, cfg)
     s = float(np.sqrt(cfg.nphotons) / 32.0)
     core = build_core(model_config, data.train.probe, s, args.seed)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built-in sample: {data.train.X.shape[0]} training groups, {data.test.X.shape[0]} held-out groups; "
           f"{args.architecture} k={args.k} g={args.gridsize} ({n_params:,} parameters), precision {args.precision}, "
           f"pretrain {args.pretrain_minutes:g} min ({args.pretrain_loss}), total {args.minutes:g} min, "
-          f"threads {args.threads}, load {load1():.2f}", flush=True)
+          f"group refinement {args.group_refine}, threads {args.threads}, load {load1():.2f}", flush=True)
     last_image = {}
 
     def evaluate(model):  # noqa: ANN001
@@ -98,19 +100,28 @@ def main(argv: list[str] | None = None) -> int:
 
     records = []
     if args.pretrain_minutes > 0:
+        from ptychopinn_plugin.backends.torch.pretrain import gauge_headroom
+
+        # Targets in the physics gauge of the model's probe, w at log(s·k): what the library's
+        # pretraining does (docs/architecture.md), and what the group refinement agrees with.
         stream = SyntheticGroupStream(np.asarray(data.train.probe), data.train.coords_nominal,
-                                      nphotons=cfg.nphotons, seed=args.seed + 1)
+                                      nphotons=cfg.nphotons, seed=args.seed + 1,
+                                      gauge_probe=core.illumination.probe())
+        headroom = gauge_headroom(stream)
+        with torch.no_grad():
+            core.scaler.log_scale.fill_(float(np.log(s * headroom)))
         loop = LoopConfig(steps=10**9, minutes=args.pretrain_minutes, loss=args.pretrain_loss,
-                          precision=args.precision, eval_every=args.eval_every, seed=args.seed)
-        print(f"pretraining on synthetic groups ({args.pretrain_loss})", flush=True)
-        records += train_loop(core, None, loop, s, evaluate, stream=stream)
+                          precision=args.precision, eval_every=args.eval_every, seed=args.seed, eval_at_start=True)
+        print(f"pretraining on synthetic groups ({args.pretrain_loss}), physics gauge, headroom k = {headroom:.3f}",
+              flush=True)
+        records += train_loop(core, None, loop, s, evaluate, stream=stream, target_divisor=headroom)
     done_steps = records[-1].steps if records else 0
     done_seconds = records[-1].seconds if records else 0.0
     remaining = args.minutes - done_seconds / 60
     if remaining > 0:
         print("training on the measured data (Poisson NLL)", flush=True)
         loop = LoopConfig(steps=10**9, minutes=remaining, loss="nll", precision=args.precision,
-                          eval_every=args.eval_every, seed=args.seed)
+                          eval_every=args.eval_every, seed=args.seed, eval_at_start=not records)
         records += train_loop(core, data.train, loop, s, evaluate, step_offset=done_steps,
                               seconds_offset=done_seconds)
     last = records[-1]

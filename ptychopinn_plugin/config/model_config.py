@@ -53,6 +53,10 @@ class ModelConfig:
     """Extra canvas pixels per additional grid row in the object_big canvas (physics §5)."""
     max_position_jitter: int = 10
     """Extra canvas margin for position jitter; canvas P = N + (g−1)·offset + jitter."""
+    group_refine_iterations: int = 0
+    """Error-reduction iterations applied to each group's canvas against the group's own
+    measured patterns, inside the model, after the generator (docs/architecture.md, "Group
+    refinement"); 0 = the forward model of physics §5–§8 unchanged.  PyTorch backend."""
 
     def __post_init__(self) -> None:
         validate_model_fields(self)
@@ -81,6 +85,7 @@ def validate_model_fields(cfg: ModelConfig) -> None:
     check_float(owner, "gaussian_smoothing_sigma", cfg.gaussian_smoothing_sigma, minimum=0.0)
     check_int(owner, "offset", cfg.offset, minimum=0)
     check_int(owner, "max_position_jitter", cfg.max_position_jitter, minimum=0)
+    check_int(owner, "group_refine_iterations", cfg.group_refine_iterations, minimum=0)
 
 
 def validate_model_config(cfg: ModelConfig, require_n: bool = False) -> None:

@@ -81,6 +81,10 @@ def _tf_total(ae_tf, losses, weights, x_scaled, r, targets):
         (64, 1, 1, {"architecture": "resnet"}),
         (64, 2, 1, {"architecture": "resnet"}),
         (128, 1, 1, {"architecture": "resnet", "pad_object": False}),
+        (64, 2, 1, {"group_refine_iterations": 3}),
+        (64, 2, 1, {"group_refine_iterations": 2, "gaussian_smoothing_sigma": 0.5, "probe_mask": True}),
+        (64, 2, 1, {"group_refine_iterations": 2, "architecture": "resnet"}),
+        (64, 1, 1, {"group_refine_iterations": 2}),
     ],
 )
 def test_pinn_outputs_and_loss_match_tensorflow(N, gridsize, k, overrides):
@@ -160,15 +164,15 @@ def test_supervised_outputs_and_loss_match_tensorflow():
     assert abs(loss - tf_loss) <= RTOL * abs(tf_loss)
 
 
-@pytest.mark.parametrize("architecture", ["cnn", "resnet"])
-def test_gradients_match_tensorflow(architecture):
+@pytest.mark.parametrize("architecture, refine", [("cnn", 0), ("resnet", 0), ("cnn", 2)])
+def test_gradients_match_tensorflow(architecture, refine):
     """Not required by the spec, but it pins the training semantics (safe sqrt/abs/angle
     gradients, the shared w, the loss weights): one backward pass agrees per weight to
     float32 backprop rounding (observed ≤ 3e-5 relative to each weight's largest gradient)."""
     from ptychopinn_plugin.backends.torch.weights import keras_weight_names
 
     n, g = 64, 2
-    cfg = ModelConfig(N=n, gridsize=g, n_filters_scale=1, architecture=architecture)
+    cfg = ModelConfig(N=n, gridsize=g, n_filters_scale=1, architecture=architecture, group_refine_iterations=refine)
     train_cfg = TrainingConfig(model=cfg, nll_weight=1.0, mae_weight=0.5, nphotons=1e6)
     s = float(np.sqrt(train_cfg.nphotons) / (n / 2))
     x, r, y, probe = _inputs(n, g, b=2)
@@ -193,13 +197,22 @@ def test_gradients_match_tensorflow(architecture):
     pinn_loss_terms(out_t, batch, LossSpec.from_training_config(train_cfg, has_ground_truth=False))["loss"].backward()
     names = keras_weight_names(ae_t)
     assert {v.path for v in ae_tf.trainable_weights} == {k for k, (p, _) in names.items() if p.requires_grad}
+    errs = []
     for variable, grad in zip(ae_tf.trainable_weights, grads):
         param, layout = names[variable.path]
         want = grad.numpy()
         want = (want.transpose(3, 2, 0, 1) if layout == "conv" else want.transpose(0, 3, 1, 2) if layout == "probe"
                 else want.T if layout == "dense" else want)
         err = float(np.max(np.abs(param.grad.numpy() - want)) / np.max(np.abs(want)))
-        # 'resnet': GroupNorm's backward sums over each group's H·W·C/g elements in a different
-        # order per backend, and every weight upstream inherits that rounding (observed ≤ 3e-4):
-        # 1e-3, the criterion of test_torch_gradient_parity.py.  'cnn': 1e-4.
-        assert err <= (1e-3 if architecture == "resnet" else 1e-4), (variable.path, err)
+        errs.append((variable.path, err))
+    # 'resnet': GroupNorm's backward sums over each group's H·W·C/g elements in a different
+    # order per backend, and every weight upstream inherits that rounding (observed ≤ 3e-4):
+    # 1e-3, the criterion of test_torch_gradient_parity.py.  Group refinement: the update
+    # divides by the summed probe intensity + 1e-3·max, so weakly lit canvas pixels amplify
+    # float32 rounding up to 1000× through every iteration; uniform across all weights
+    # (observed ≤ 3e-4 for the network's weights and 6e-3 for the probe, which enters every
+    # iteration, after 2 iterations; a sign error would be O(1)): 1e-2.
+    # 'cnn': 1e-4.
+    tolerance = 1e-2 if refine else 1e-3 if architecture == "resnet" else 1e-4
+    worst = [(path, err) for path, err in errs if err > tolerance]
+    assert not worst, worst

@@ -23,6 +23,7 @@ import numpy as np
 from ptychopinn_plugin.config import ModelConfig, validate_model_config
 from ptychopinn_plugin.physics.geometry import canvas_size
 
+from . import group_refine as _refine
 from . import layers as _layers
 from . import physics_layers as _physics
 from .network import build_pinn_generator, build_supervised_generator
@@ -75,6 +76,8 @@ _CUSTOM_CLASSES = (
     _physics.ExtractPatches,
     _physics.ProbeIllumination,
     _physics.FarFieldAmplitude,
+    _refine.UnitPatch,
+    _refine.GroupRefinement,
 )
 
 
@@ -147,16 +150,21 @@ def build_pinn_models(
     canvas = _physics.ObjectAssembly(n, p, channels, model_config.object_big, name="object_assembly")(
         patches, positions
     )
-    trimmed = _physics.TrimObject(n, name="trimmed_obj")(canvas)
-    extracted = _physics.ExtractPatches(n, channels, name="extract_patches")(canvas, positions)
-    illuminated = _physics.ProbeIllumination(
+    illumination = _physics.ProbeIllumination(
         n,
         probe_trainable=probe_trainable,
         gaussian_smoothing_sigma=model_config.gaussian_smoothing_sigma,
         probe_mask=model_config.probe_mask,
         initial_probe=probe,
         name=PROBE_NAME,
-    )(extracted)
+    )
+    if model_config.group_refine_iterations:  # docs/architecture.md, "Group refinement"
+        effective_probe = illumination(_refine.UnitPatch(n, name="unit_patch")(canvas))
+        canvas = _refine.GroupRefinement(n, p, channels, model_config.group_refine_iterations,
+                                         name="group_refinement")(canvas, x, positions, effective_probe)
+    trimmed = _physics.TrimObject(n, name="trimmed_obj")(canvas)
+    extracted = _physics.ExtractPatches(n, channels, name="extract_patches")(canvas, positions)
+    illuminated = illumination(extracted)
     amplitude_pred = _physics.FarFieldAmplitude(n, name="far_field")(illuminated)
     scaled = scaler(amplitude_pred, inverse=True)
     pred_amp_scaled = keras.layers.Identity(name="pred_amp_scaled")(scaled)

@@ -32,6 +32,7 @@ from ptychopinn_plugin.physics.geometry import canvas_size
 
 from . import physics as _physics
 from .network import PINNGenerator, SupervisedGenerator
+from .group_refine import GroupRefinement
 from .seeding import make_generator
 
 logger = logging.getLogger(__name__)
@@ -147,14 +148,39 @@ class PINNCore(_Core):
             probe_mask=cfg.probe_mask,
         )
         self.far_field = _physics.FarFieldAmplitude(self.N)
+        self.group_refine = GroupRefinement(self.N, self.canvas_size, self.channels, cfg.group_refine_iterations)
+
+    def _network_input(self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike) -> torch.Tensor:
+        """``x·isf / exp(w)``: the generator's input, and the measured amplitude in the object's gauge."""
+        self._check_inputs(x, positions)
+        return self.scaler(self._scaled_input(x, input_scale_factor))
+
+    def _patches_of(self, net_in: torch.Tensor) -> torch.Tensor:
+        amplitude, phase = self.generator(net_in)
+        with _physics.no_autocast(_device_type(net_in)):
+            return _physics.amp_phase_to_complex(amplitude, phase)
 
     def object_patches(self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike) -> torch.Tensor:
         """Complex object patches ``O`` ``(B, C_out, N, N)`` straight from the decoders."""
-        self._check_inputs(x, positions)
-        net_in = self.scaler(self._scaled_input(x, input_scale_factor))
-        amplitude, phase = self.generator(net_in)
-        with _physics.no_autocast(_device_type(x)):
-            return _physics.amp_phase_to_complex(amplitude, phase)
+        return self._patches_of(self._network_input(x, positions, input_scale_factor))
+
+    def _refined_canvas(self, net_in: torch.Tensor, positions: torch.Tensor,
+                        probe: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The group canvas ``U`` of §5, then ``group_refine_iterations`` error-reduction
+        iterations against the group's own patterns (none by default)."""
+        patches = self._patches_of(net_in)
+        with _physics.no_autocast(_device_type(net_in)):
+            positions = positions.float()
+            canvas = self.assembly(patches, positions)
+            if self.group_refine.iterations == 0:
+                return canvas
+            effective_probe = self.illumination(torch.ones_like(canvas[:, :, :self.N, :self.N]), probe)
+            return self.group_refine(canvas, net_in.float(), positions, effective_probe)
+
+    def refined_canvas(self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike) -> torch.Tensor:
+        """The group canvas the forward model extracts from: the generator's merged patches
+        after the group refinement (just the merge when ``group_refine_iterations = 0``)."""
+        return self._refined_canvas(self._network_input(x, positions, input_scale_factor), positions)
 
     def canvas(self, patches: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         with _physics.no_autocast(_device_type(patches)):
@@ -162,8 +188,8 @@ class PINNCore(_Core):
 
     def trimmed(self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike) -> torch.Tensor:
         """``trimmed_obj`` ``(B, 1, N, N)`` complex64 only (no far field: cheaper inference)."""
-        patches = self.object_patches(x, positions, input_scale_factor)
-        return _physics.trim_object(self.canvas(patches, positions), self.N)
+        net_in = self._network_input(x, positions, input_scale_factor)
+        return _physics.trim_object(self._refined_canvas(net_in, positions), self.N)
 
     def forward(
         self,
@@ -173,10 +199,10 @@ class PINNCore(_Core):
         probe: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``probe``: optional per-sample probes ``(B, 1, N, N)`` replacing the model's own."""
-        patches = self.object_patches(x, positions, input_scale_factor)
+        net_in = self._network_input(x, positions, input_scale_factor)
+        canvas = self._refined_canvas(net_in, positions, probe)
         with _physics.no_autocast(_device_type(x)):
             positions = positions.float()
-            canvas = self.assembly(patches, positions)
             trimmed = _physics.trim_object(canvas, self.N)
             extracted = self.extract(canvas, positions)
             illuminated = self.illumination(extracted, probe)

@@ -57,12 +57,12 @@ def seen_patches(core: Any, x: torch.Tensor, positions: torch.Tensor, input_scal
     canvas merge (``U = S/(K + 0.001)``), so the network must draw the border 1000× small.
     Supervising the raw output (session 5) left the border unconstrained or 1000× too
     large, and the physics loss that followed started 40-800× above the noise level and
-    wrecked the model (issue #11)."""
+    wrecked the model (issue #11).  With ``group_refine_iterations > 0`` the canvas is the
+    refined one, so pretraining teaches the start that the refinement finishes."""
     from .physics import no_autocast
 
-    patches = core.object_patches(x, positions, input_scale_factor)
-    canvas = core.canvas(patches, positions)
-    with no_autocast(patches.device.type):
+    canvas = core.refined_canvas(x, positions, input_scale_factor)
+    with no_autocast(canvas.device.type):
         return core.extract(canvas, positions.float())
 
 
