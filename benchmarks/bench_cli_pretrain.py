@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nepochs", type=int, default=30)
     parser.add_argument("--architecture", default="resnet")
     parser.add_argument("--k", type=int, default=1, help="n_filters_scale")
+    parser.add_argument("--backend", choices=("pytorch", "tensorflow"), default="pytorch")
     parser.add_argument("--extra", default="", help="further ptychopinn-train arguments (one string)")
     args = parser.parse_args(argv)
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         if simulate(["--output-dir", str(root / "sample"), "--quiet"]) != 0:
             raise RuntimeError("ptychopinn-simulate failed")
         train_args = ["--train_data_file", str(root / "sample" / "train_data.npz"), "--output_dir", str(root / "run"),
-                      "--backend", "pytorch", "--architecture", args.architecture, "--n_filters_scale", str(args.k),
+                      "--backend", args.backend, "--architecture", args.architecture, "--n_filters_scale", str(args.k),
                       "--nepochs", str(args.nepochs), "--n_groups", "256", "--batch_size", "16", "--nphotons", "1e6",
                       "--pretrain_steps", str(args.pretrain_steps), "--quiet", *shlex.split(args.extra)]
         print("ptychopinn-train " + " ".join(train_args[4:]), flush=True)
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
         ssim_doc = read_metrics_json(root / "recon" / "metrics.json")["metrics"]["ssim"]
         ssim = (ssim_doc["amplitude"], ssim_doc["phase"])
-        print(f"pretrain_steps {args.pretrain_steps}, {args.architecture} k={args.k}, {args.nepochs} epochs: "
+        print(f"{args.backend}: pretrain_steps {args.pretrain_steps}, {args.architecture} k={args.k}, {args.nepochs} epochs: "
               f"training {minutes:.1f} min (load {load_before:.2f} → {os.getloadavg()[0]:.2f}); held-out SSIM "
               f"amplitude {ssim[0]:.3f}, phase {ssim[1]:.3f}", flush=True)
     return 0

@@ -56,7 +56,7 @@ class ModelConfig:
     group_refine_iterations: int = 0
     """Error-reduction iterations applied to each group's canvas against the group's own
     measured patterns, inside the model, after the generator (docs/architecture.md, "Group
-    refinement"); 0 = the forward model of physics §5–§8 unchanged.  PyTorch backend."""
+    refinement"); 0 = the forward model of physics §5–§8 unchanged.  Both backends."""
 
     def __post_init__(self) -> None:
         validate_model_fields(self)

@@ -110,6 +110,10 @@ MODEL_SPECS = (
                   supervised=False),
     ParameterSpec("MaxPositionJitter", "max_position_jitter", "int", 10, "Max. Position Jitter:",
                   "Extra canvas padding (pixels)", minimum=0, supervised=False),
+    ParameterSpec("GroupRefineIterations", "group_refine_iterations", "int", 0, "Group Refinement Iterations:",
+                  "Error-reduction iterations on each group's canvas against its own patterns, inside the model "
+                  "(0 = off; 20 with Grid Size 2 is the measured recipe, docs/architecture.md)", minimum=0,
+                  supervised=False),
 )
 
 TRAINING_SPECS = (
