@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
     loop = LoopConfig(steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, learning_rate=args.lr,
                       loss=loss, precision=args.precision, eval_every=args.eval_every, seed=args.seed,
-                      lr_schedule=args.lr_schedule, warmup=args.warmup)
+                      lr_schedule=args.lr_schedule, warmup=args.warmup, eval_at_start=args.pretrain_minutes <= 0)
     print(f"case {args.case}: architecture {args.architecture} k={args.k} ({n_params:,} parameters), loss {loss}, "
           f"object_big {bool(args.object_big)}, group refinement {args.group_refine}, precision {args.precision}, lr {args.lr:g} {args.lr_schedule}, batch {args.batch_size}, "
           f"threads {args.threads}, load {load1():.2f}", flush=True)
