@@ -55,6 +55,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "with M = 32 weighted by the probe's illumination (the product stitches with M = 20)")
     p.add_argument("--group-refine", type=int, default=0,
                    help="ModelConfig.group_refine_iterations (docs/architecture.md, 'Group refinement')")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate of the training on the measured data")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-images", default=None, help="directory for the last checkpoint's stitched image (PNG)")
     return p.parse_args(argv)
@@ -119,9 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     done_seconds = records[-1].seconds if records else 0.0
     remaining = args.minutes - done_seconds / 60
     if remaining > 0:
-        print("training on the measured data (Poisson NLL)", flush=True)
+        print(f"training on the measured data (Poisson NLL, lr {args.lr:g})", flush=True)
         loop = LoopConfig(steps=10**9, minutes=remaining, loss="nll", precision=args.precision,
-                          eval_every=args.eval_every, seed=args.seed, eval_at_start=not records)
+                          eval_every=args.eval_every, seed=args.seed, eval_at_start=not records,
+                          learning_rate=args.lr)
         records += train_loop(core, data.train, loop, s, evaluate, step_offset=done_steps,
                               seconds_offset=done_seconds)
     last = records[-1]
