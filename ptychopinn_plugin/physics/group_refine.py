@@ -25,7 +25,7 @@ from ptychopinn_plugin.util.bilinear import translate
 
 from .geometry import pad_P
 from .object_big import extract_from_canvas, relative_shifts
-from .probe import probe_mask, smoothing_kernel
+from .probe import illuminate
 
 __all__ = ["group_error_reduction", "REFINE_REGULARISATION", "MODULUS_EPSILON"]
 
@@ -35,17 +35,6 @@ canvas pixels the probes hardly light keep their starting values."""
 MODULUS_EPSILON = 1e-2
 """ε of the modulus projection relative to the pattern's mean target magnitude (finite
 gradients at dark far-field pixels)."""
-
-
-def _smooth(psi: np.ndarray, sigma: float) -> np.ndarray:
-    kernel = smoothing_kernel(sigma)
-    n = psi.shape[-1]
-    padded = np.pad(psi, ((0, 0), (1, 1), (1, 1)), mode="reflect")
-    out = np.zeros_like(psi)
-    for di in range(3):
-        for dj in range(3):
-            out = out + kernel[di, dj] * padded[:, di:di + n, dj:dj + n]
-    return out
 
 
 def group_error_reduction(canvas: np.ndarray, amplitude: np.ndarray, coords_relative: np.ndarray,
@@ -63,12 +52,9 @@ def group_error_reduction(canvas: np.ndarray, amplitude: np.ndarray, coords_rela
     b, p = u.shape[0], u.shape[-1]
     n, c = amplitude.shape[1], amplitude.shape[3]
     shifts = relative_shifts(coords_relative, batch=b)
-    probe = np.asarray(probe, dtype=np.complex128)[None]
-    if gaussian_smoothing_sigma > 0:
-        probe = _smooth(probe, gaussian_smoothing_sigma)
-    if use_mask:
-        probe = probe * probe_mask(n)
-    probe = probe[0]
+    # P_e: the §6.2 illumination of a patch of ones, as the backends compute it.
+    probe = illuminate(np.ones((1, n, n), dtype=np.complex128), np.asarray(probe, dtype=np.complex128),
+                       gaussian_smoothing_sigma, use_mask)[0]
 
     def merge(values: np.ndarray) -> np.ndarray:  # (B·C, N, N) → (B, P, P)
         moved = translate(pad_P(values, p), -shifts)

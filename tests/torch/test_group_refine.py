@@ -33,7 +33,7 @@ def _inputs(container):
 
 
 def test_shift_sample_matches_the_gather_translation():
-    from ptychopinn_plugin.backends.torch.group_refine import shift_sample
+    from ptychopinn_plugin.backends.torch.translation import shift_sample
     from ptychopinn_plugin.backends.torch.translation import sample_shifted
 
     gen = torch.Generator().manual_seed(0)
@@ -71,7 +71,7 @@ def test_zero_iterations_leave_the_forward_model_of_the_spec():
     x, positions = _inputs(container)
     with torch.no_grad():
         patches = core.object_patches(x, positions, None)
-        assert torch.equal(core.refined_canvas(x, positions, None), core.canvas(patches, positions))
+        assert torch.equal(core.refined_canvas(x, positions, None), core.assembly(patches, positions))
         refined_core, _ = _core(2)
         refined_core.load_state_dict(core.state_dict())
         plain = core(x, positions)[1]
@@ -111,7 +111,7 @@ def test_a_groups_own_patterns_pull_a_flat_canvas_to_the_true_object():
 
 def _lit_region(core, positions) -> torch.Tensor:
     """Canvas pixels every member's probe lights at ≥ 10 % of its peak intensity."""
-    from ptychopinn_plugin.backends.torch.group_refine import shift_sample
+    from ptychopinn_plugin.backends.torch.translation import shift_sample
 
     probe = torch.from_numpy(core.illumination.probe())
     power = (probe.abs() ** 2 / (probe.abs() ** 2).max()).float()

@@ -25,36 +25,20 @@ Everything runs in float32 with autocast off and is differentiable (the generato
 the start that the iterations finish).  NumPy reference:
 :func:`ptychopinn_plugin.physics.group_refine.group_error_reduction`.
 
-Translations use ``grid_sample`` (bilinear, zeros outside): the same interpolation as
-:func:`sample_shifted` to float rounding, about 3× faster on a CPU.
+Translations use :func:`.translation.shift_sample` (``grid_sample``): the same bilinear
+interpolation as ``sample_shifted`` to float rounding, about 3× faster on a CPU.
 """
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ptychopinn_plugin.physics.group_refine import MODULUS_EPSILON, REFINE_REGULARISATION
 
-__all__ = ["GroupRefinement", "shift_sample"]
+from .translation import shift_sample
 
-
-def shift_sample(images: torch.Tensor, row_start: torch.Tensor, col_start: torch.Tensor,
-                 out_shape: tuple[int, int]) -> torch.Tensor:
-    """``out[k, :, i, j] = images[k, :](row_start[k] + i, col_start[k] + j)`` bilinearly, zero
-    outside (the contract of ``translation.sample_shifted``) via ``grid_sample``."""
-    k, _, height, width = images.shape
-    out_h, out_w = int(out_shape[0]), int(out_shape[1])
-    rows = row_start.to(images.dtype)[:, None] + torch.arange(out_h, device=images.device, dtype=images.dtype)[None]
-    cols = col_start.to(images.dtype)[:, None] + torch.arange(out_w, device=images.device, dtype=images.dtype)[None]
-    grid_y = (2.0 / (height - 1)) * rows - 1.0
-    grid_x = (2.0 / (width - 1)) * cols - 1.0
-    grid = torch.stack([grid_x[:, None, :].expand(k, out_h, out_w), grid_y[:, :, None].expand(k, out_h, out_w)],
-                       dim=-1)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
+__all__ = ["GroupRefinement"]
 
 
 class GroupRefinement(nn.Module):

@@ -31,8 +31,8 @@ from ptychopinn_plugin.config import ModelConfig, validate_model_config
 from ptychopinn_plugin.physics.geometry import canvas_size
 
 from . import physics as _physics
-from .network import PINNGenerator, SupervisedGenerator
 from .group_refine import GroupRefinement
+from .network import PINNGenerator, SupervisedGenerator
 from .seeding import make_generator
 
 logger = logging.getLogger(__name__)
@@ -181,10 +181,6 @@ class PINNCore(_Core):
         """The group canvas the forward model extracts from: the generator's merged patches
         after the group refinement (just the merge when ``group_refine_iterations = 0``)."""
         return self._refined_canvas(self._network_input(x, positions, input_scale_factor), positions)
-
-    def canvas(self, patches: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        with _physics.no_autocast(_device_type(patches)):
-            return self.assembly(patches, positions.float())
 
     def trimmed(self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike) -> torch.Tensor:
         """``trimmed_obj`` ``(B, 1, N, N)`` complex64 only (no far field: cheaper inference)."""
