@@ -57,6 +57,11 @@ class ModelConfig:
     """Error-reduction iterations applied to each group's canvas against the group's own
     measured patterns, inside the model, after the generator (docs/architecture.md, "Group
     refinement"); 0 = the forward model of physics §5–§8 unchanged.  Both backends."""
+    group_refine_momentum: float = 0.0
+    """Nesterov momentum β of the group refinement, in [0, 1): each iteration steps from
+    ``u + β·(u − u_previous)``.  0 = plain error reduction (the setting archives written
+    before this field existed read as).  0.9 reaches with 20 iterations what plain error
+    reduction reaches with 100 (docs/benchmarks.md, "Group refinement")."""
 
     def __post_init__(self) -> None:
         validate_model_fields(self)
@@ -86,6 +91,10 @@ def validate_model_fields(cfg: ModelConfig) -> None:
     check_int(owner, "offset", cfg.offset, minimum=0)
     check_int(owner, "max_position_jitter", cfg.max_position_jitter, minimum=0)
     check_int(owner, "group_refine_iterations", cfg.group_refine_iterations, minimum=0)
+    check_float(owner, "group_refine_momentum", cfg.group_refine_momentum, minimum=0.0)
+    if cfg.group_refine_momentum >= 1.0:
+        raise ValueError(f"{owner}.group_refine_momentum = {cfg.group_refine_momentum!r} is invalid; "
+                         "expected a number in [0, 1) (0 = plain error reduction, 0.9 = the measured recipe)")
 
 
 def validate_model_config(cfg: ModelConfig, require_n: bool = False) -> None:

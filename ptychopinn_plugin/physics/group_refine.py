@@ -11,6 +11,10 @@ compare against:
     U ← U + Σ_c T_{−r_c}(pad_P(P_e* ⊙ (ψ'_c − ψ_c))) / (W + δ·max W),
     W = Σ_c T_{−r_c}(pad_P(|P_e|²))
 
+With Nesterov momentum ``β > 0`` (``ModelConfig.group_refine_momentum``) each iteration
+evaluates the update at ``Y = U + β·(U − U_previous)`` and sets ``U ← Y + update(Y)``
+(``U_previous = U`` on the first iteration, so the first step is plain error reduction).
+
 ``A_c`` is the measured far-field amplitude in the object's gauge (fftshifted as in §8),
 ``ε_c = MODULUS_EPSILON · mean(N·A_c)`` and ``δ = REFINE_REGULARISATION``.  Without
 smoothing ``P_e ⊙ Z = L(P ⊙ Z)`` exactly; with it, approximately (the iterations are a
@@ -39,7 +43,7 @@ gradients at dark far-field pixels)."""
 
 def group_error_reduction(canvas: np.ndarray, amplitude: np.ndarray, coords_relative: np.ndarray,
                           probe: np.ndarray, iterations: int, *, gaussian_smoothing_sigma: float = 0.0,
-                          use_mask: bool = False) -> np.ndarray:
+                          use_mask: bool = False, momentum: float = 0.0) -> np.ndarray:
     """Refine ``canvas`` ``(B, P, P)`` complex with ``iterations`` error-reduction steps.
 
     ``amplitude``: ``(B, N, N, C)`` measured amplitudes in the object's gauge (fftshifted);
@@ -64,9 +68,11 @@ def group_error_reduction(canvas: np.ndarray, amplitude: np.ndarray, coords_rela
     weight = weight + REFINE_REGULARISATION * weight.max(axis=(1, 2), keepdims=True)
     target = np.fft.ifftshift(np.moveaxis(amplitude, 3, 1).reshape(b * c, n, n), axes=(-2, -1)) * n
     eps = MODULUS_EPSILON * target.mean(axis=(1, 2), keepdims=True) + 1e-12
+    previous = u
     for _ in range(int(iterations)):
-        psi = probe * extract_from_canvas(u, coords_relative, n)
+        start = u + momentum * (u - previous) if momentum else u
+        psi = probe * extract_from_canvas(start, coords_relative, n)
         spectrum = np.fft.fft2(psi)
         projected = np.fft.ifft2(spectrum * target / np.sqrt(np.abs(spectrum) ** 2 + eps ** 2))
-        u = u + merge(np.conj(probe) * (projected - psi)) / weight
+        previous, u = u, start + merge(np.conj(probe) * (projected - psi)) / weight
     return u

@@ -114,6 +114,9 @@ MODEL_SPECS = (
                   "Error-reduction iterations on each group's canvas against its own patterns, inside the model "
                   "(0 = off; 20 with Grid Size 2 is the measured recipe, docs/architecture.md)", minimum=0,
                   supervised=False),
+    ParameterSpec("GroupRefineMomentum", "group_refine_momentum", "real", 0.0, "Group Refinement Momentum:",
+                  "Nesterov momentum of the group refinement, in [0, 1) (0 = plain error reduction; 0.9 reaches "
+                  "with 20 iterations what plain reaches with 100)", minimum=0.0, maximum=0.99, supervised=False),
 )
 
 TRAINING_SPECS = (

@@ -26,6 +26,12 @@ from ptychopinn_plugin.config import ModelConfig, TrainingConfig  # noqa: E402
 from ptychopinn_plugin.physics.probe import default_probe, normalise_probe  # noqa: E402
 
 RTOL = 1e-5
+MOMENTUM_RTOL = 3e-5
+"""Group refinement with momentum: the extrapolation ``U + β(U − U_prev)`` amplifies torch's
+``grid_sample`` rounding (1.4e-5 against the exact bilinear gather TF uses); observed 1.5e-5
+(β = 0.5) to 1.7e-5 (β = 0.9) in the predicted amplitude at K = 2, while each backend's
+refined canvas stays within 1e-5 of the float64 NumPy reference
+(tests/torch/test_group_refine.py)."""
 
 
 def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
@@ -85,6 +91,7 @@ def _tf_total(ae_tf, losses, weights, x_scaled, r, targets):
         (64, 2, 1, {"group_refine_iterations": 2, "gaussian_smoothing_sigma": 0.5, "probe_mask": True}),
         (64, 2, 1, {"group_refine_iterations": 2, "architecture": "resnet"}),
         (64, 1, 1, {"group_refine_iterations": 2}),
+        (64, 2, 1, {"group_refine_iterations": 2, "group_refine_momentum": 0.9}),
     ],
 )
 def test_pinn_outputs_and_loss_match_tensorflow(N, gridsize, k, overrides):
@@ -131,7 +138,8 @@ def test_pinn_outputs_and_loss_match_tensorflow(N, gridsize, k, overrides):
     same_input = pinn_loss_terms((tf_obj, outputs[1], outputs[2]), batch, spec)["trimmed_obj_loss"]
     errors["realspace_fn"] = abs(float(same_input) - tf_terms[0]) / abs(tf_terms[0])
     print(f"parity N={N} g={gridsize} k={k} {overrides}: " + ", ".join(f"{k_}={v:.2e}" for k_, v in errors.items()))
-    assert all(v <= RTOL for v in errors.values()), errors
+    tolerance = MOMENTUM_RTOL if overrides.get("group_refine_momentum") else RTOL
+    assert all(v <= tolerance for v in errors.values()), errors
     # Real-space term through the models: angle(Õ) is discontinuous where |Õ| crosses 0
     # (the swish border branch does), so a pixel with |Õ| ~ 1e-7 may differ by π between
     # backends while Õ itself agrees to 1e-7.  Allow exactly those pixels' π/numel each.

@@ -58,7 +58,8 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     # error-reduction iterations inside the model score 0.73-0.78 / 0.94 held-out on the
     # built-in sample where the spec's gridsize 1 reaches the flat-object level (0.31-0.46 /
     # 0.79-0.85); docs/architecture.md, "Group refinement".
-    "ModelConfig": {"gridsize": {"default": 2}, "group_refine_iterations": {"default": 20}},
+    "ModelConfig": {"gridsize": {"default": 2}, "group_refine_iterations": {"default": 20},
+                    "group_refine_momentum": {"default": 0.9}},
     # None means 512 after __post_init__: show the effective number.
     "TrainingConfig": {"n_groups": {"default": 512, "optional": False}},
     # Upper bound N is checked against the model at run time (physics §10).

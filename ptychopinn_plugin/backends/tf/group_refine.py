@@ -51,7 +51,8 @@ class UnitPatch(keras.layers.Layer):
 class GroupRefinement(keras.layers.Layer):
     """``K`` error-reduction iterations on each group's canvas (module docstring)."""
 
-    def __init__(self, N: int, canvas_size: int, channels: int, iterations: int, **kwargs: Any) -> None:
+    def __init__(self, N: int, canvas_size: int, channels: int, iterations: int, momentum: float = 0.0,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.N = int(N)
         self.canvas_size = int(canvas_size)
@@ -59,6 +60,9 @@ class GroupRefinement(keras.layers.Layer):
         self.iterations = int(iterations)
         if self.iterations < 0:
             raise ValueError(f"GroupRefinement: iterations must be >= 0; got {iterations}")
+        self.momentum = float(momentum)  # .keras files written before the field read as 0
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"GroupRefinement: momentum must be in [0, 1); got {momentum}")
 
     def call(self, canvas: tf.Tensor, amplitude: tf.Tensor, positions: tf.Tensor, probe: tf.Tensor) -> tf.Tensor:
         if self.iterations == 0:
@@ -82,8 +86,11 @@ class GroupRefinement(keras.layers.Layer):
         eps = MODULUS_EPSILON * tf.reduce_mean(target, axis=[2, 3], keepdims=True) + 1e-12
         conj_probe = tf.math.conj(probe)
         u = canvas[..., 0]
+        previous = u
+        beta = tf.constant(self.momentum, tf.complex64)
         for _ in range(self.iterations):
-            stacked = tf.repeat(tf.stack([tf.math.real(u), tf.math.imag(u)], axis=-1), c, axis=0)
+            start = u + beta * (u - previous) if self.momentum else u
+            stacked = tf.repeat(tf.stack([tf.math.real(start), tf.math.imag(start)], axis=-1), c, axis=0)
             patches = sample_shifted(stacked, margin - dy, margin - dx, (n, n))  # (B·C, N, N, 2)
             z = tf.reshape(tf.complex(patches[..., 0], patches[..., 1]), [-1, c, n, n])
             psi = probe * z
@@ -93,7 +100,7 @@ class GroupRefinement(keras.layers.Layer):
             projected = tf.signal.ifft2d(spectrum * tf.cast(scale, tf.complex64))
             delta = tf.reshape(conj_probe * (projected - psi), [-1, n, n])
             update = merge(tf.stack([tf.math.real(delta), tf.math.imag(delta)], axis=-1))
-            u = u + tf.complex(update[..., 0] / weight, update[..., 1] / weight)
+            previous, u = u, start + tf.complex(update[..., 0] / weight, update[..., 1] / weight)
         return u[..., None]
 
     def compute_output_spec(self, canvas: Any, amplitude: Any, positions: Any, probe: Any) -> keras.KerasTensor:
@@ -101,4 +108,4 @@ class GroupRefinement(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "N": self.N, "canvas_size": self.canvas_size, "channels": self.channels,
-                "iterations": self.iterations}
+                "iterations": self.iterations, "momentum": self.momentum}

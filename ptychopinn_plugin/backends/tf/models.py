@@ -161,6 +161,7 @@ def build_pinn_models(
     if model_config.group_refine_iterations:  # docs/architecture.md, "Group refinement"
         effective_probe = illumination(_refine.UnitPatch(n, name="unit_patch")(canvas))
         canvas = _refine.GroupRefinement(n, p, channels, model_config.group_refine_iterations,
+                                         model_config.group_refine_momentum,
                                          name="group_refinement")(canvas, x, positions, effective_probe)
     trimmed = _physics.TrimObject(n, name="trimmed_obj")(canvas)
     extracted = _physics.ExtractPatches(n, channels, name="extract_patches")(canvas, positions)

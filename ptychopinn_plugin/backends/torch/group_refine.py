@@ -15,7 +15,8 @@ So the model's object is the generator's canvas *refined* by ``K`` iterations of
     ψ'_c = IDFT2( N·ifftshift(A_c) · F_c/sqrt(|F_c|² + ε²) ),  F_c = DFT2(ψ_c)
     U ← U + Σ_c T_{−r_c}(pad_P(P_e* ⊙ (ψ'_c − ψ_c))) / (Σ_c T_{−r_c}(pad_P(|P_e|²)) + δ·max)
 
-where ``A_c`` is the measured amplitude in the object's gauge (the network input
+with optional Nesterov momentum β (``ModelConfig.group_refine_momentum``: the update is
+evaluated at ``U + β·(U − U_previous)``), where ``A_c`` is the measured amplitude in the object's gauge (the network input
 ``x / exp(w)``, so the refinement agrees with the far field of §8 and the scale ``w``) and
 ``L`` the optional smoothing and mask.  ``P_e = L(P)`` equals ``L(P ⊙ Z)/Z`` exactly
 without smoothing (the default) and approximately with it (σ ≤ 0.5 in practice): the
@@ -44,7 +45,7 @@ __all__ = ["GroupRefinement"]
 class GroupRefinement(nn.Module):
     """``K`` error-reduction iterations on each group's canvas (module docstring)."""
 
-    def __init__(self, N: int, canvas_size: int, channels: int, iterations: int) -> None:
+    def __init__(self, N: int, canvas_size: int, channels: int, iterations: int, momentum: float = 0.0) -> None:
         super().__init__()
         if iterations < 0:
             raise ValueError(f"GroupRefinement: iterations must be >= 0; got {iterations}")
@@ -52,6 +53,9 @@ class GroupRefinement(nn.Module):
         self.canvas_size = int(canvas_size)
         self.channels = int(channels)
         self.iterations = int(iterations)
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"GroupRefinement: momentum must be in [0, 1); got {momentum}")
+        self.momentum = float(momentum)
 
     def forward(self, canvas: torch.Tensor, amplitude: torch.Tensor, positions: torch.Tensor,
                 probe: torch.Tensor) -> torch.Tensor:
@@ -77,8 +81,10 @@ class GroupRefinement(nn.Module):
         eps = MODULUS_EPSILON * target.mean(dim=(-2, -1), keepdim=True) + 1e-12
         conj_probe = torch.conj(probe)
         u = canvas[:, 0]
+        previous = u
         for _ in range(self.iterations):
-            stacked = torch.stack([u.real, u.imag], dim=1).repeat_interleave(c, dim=0)  # (B·C, 2, P, P)
+            start = u + self.momentum * (u - previous) if self.momentum else u
+            stacked = torch.stack([start.real, start.imag], dim=1).repeat_interleave(c, dim=0)  # (B·C, 2, P, P)
             patches = shift_sample(stacked, margin - dy, margin - dx, (n, n))
             psi = probe * torch.complex(patches[:, 0], patches[:, 1]).reshape(b, c, n, n)
             spectrum = torch.fft.fft2(psi)
@@ -86,5 +92,5 @@ class GroupRefinement(nn.Module):
             projected = torch.fft.ifft2(spectrum * (target / magnitude))
             delta = (conj_probe * (projected - psi)).reshape(b * c, n, n)
             update = merge(torch.stack([delta.real, delta.imag], dim=1))
-            u = u + torch.complex(update[:, 0], update[:, 1]) / weight
+            previous, u = u, start + torch.complex(update[:, 0], update[:, 1]) / weight
         return u[:, None]

@@ -148,7 +148,8 @@ class PINNCore(_Core):
             probe_mask=cfg.probe_mask,
         )
         self.far_field = _physics.FarFieldAmplitude(self.N)
-        self.group_refine = GroupRefinement(self.N, self.canvas_size, self.channels, cfg.group_refine_iterations)
+        self.group_refine = GroupRefinement(self.N, self.canvas_size, self.channels, cfg.group_refine_iterations,
+                                           cfg.group_refine_momentum)
 
     def _network_input(self, x: torch.Tensor, positions: torch.Tensor, input_scale_factor: ScaleLike) -> torch.Tensor:
         """``x·isf / exp(w)``: the generator's input, and the measured amplitude in the object's gauge."""
