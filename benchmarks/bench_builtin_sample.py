@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from ptychopinn_plugin.backends.torch.models import DiffractionToObj
     from ptychopinn_plugin.simulation.synthetic_stream import SyntheticGroupStream
 
-    cfg = config_with(load_recipe(RECIPE_PATH), model_gridsize=args.gridsize, model_n_filters_scale=args.k)
+    cfg = config_with(load_recipe(RECIPE_PATH), model_gridsize=args.gridsize, model_n_filters_scale=args.k,
+                      neighbor_count=4 if args.gridsize <= 2 else args.gridsize ** 2 + 3)
     model_config = replace(cfg.model, N=64, architecture=args.architecture, group_refine_iterations=args.group_refine)
     data = build_datasets(RECIPE_SIMULATION, cfg)
     s = float(np.sqrt(cfg.nphotons) / 32.0)

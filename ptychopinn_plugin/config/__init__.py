@@ -21,6 +21,7 @@ from ptychopinn_plugin.config.legacy import KEY_MAPPINGS, dataclass_to_legacy_di
 from ptychopinn_plugin.config.model_config import (
     ALLOWED_N,
     ModelConfig,
+    neighbour_pool_for,
     require_supported_n,
     validate_model_config,
 )
@@ -29,6 +30,7 @@ from ptychopinn_plugin.config.training_config import TrainingConfig, validate_tr
 from ptychopinn_plugin.config.yaml_loader import build_config, load_yaml_config
 
 __all__ = [
+    "neighbour_pool_for",
     "ALLOWED_N",
     "ARCHIVE_NAME",
     "InferenceConfig",

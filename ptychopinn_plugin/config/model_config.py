@@ -118,3 +118,13 @@ def require_supported_n(n: int, where: str = "model") -> None:
     """Raise the data-contract error for an unsupported patch size (data §1.7)."""
     if n not in ALLOWED_N:
         raise ValueError(f"N = {n} is not supported for a {where}; allowed N: {set(ALLOWED_N)}")
+
+
+def neighbour_pool_for(gridsize: int) -> int:
+    """The smallest neighbour pool ``neighbor_count`` that groups well at ``gridsize``: 4 up to
+    gridsize 2 (the spec default; C = 4 at gridsize 2), ``C + 3`` above (12 at gridsize 3,
+    the pool the measured recipe uses, docs/benchmarks.md "Group refinement").  Inference
+    falls back to it when the configured pool is smaller than the model's C."""
+    c = int(gridsize) ** 2
+    return 4 if gridsize <= 2 else c + 3
+

@@ -201,7 +201,7 @@ def reconstruct(predictor: InferencePredictor, data: Any, config: InferenceConfi
     """
     import dataclasses
 
-    from ptychopinn_plugin.config import check_stitch_crop_size
+    from ptychopinn_plugin.config import check_stitch_crop_size, neighbour_pool_for
     from ptychopinn_plugin.workflows.data_prep import create_ptycho_data_container
     from ptychopinn_plugin.workflows.stitching import stitch_container
 
@@ -213,6 +213,12 @@ def reconstruct(predictor: InferencePredictor, data: Any, config: InferenceConfi
             )
         config = dataclasses.replace(config, model=predictor.model_config)
     check_stitch_crop_size(config.stitch_crop_size, predictor.N)
+    channels = predictor.gridsize ** 2
+    if predictor.gridsize > 1 and config.neighbor_count < channels:
+        pool = neighbour_pool_for(predictor.gridsize)
+        logger.warning("neighbor_count = %d is smaller than the model's gridsize² = %d; grouping with %d nearest "
+                       "neighbours instead", config.neighbor_count, channels, pool)
+        config = dataclasses.replace(config, neighbor_count=pool)
     container = create_ptycho_data_container(data, config)
     outcome = stitch_container(container, predictor=predictor, M=config.stitch_crop_size, flip_x=flip_x,
                                flip_y=flip_y, transpose=transpose, keep_patches=keep_patches)

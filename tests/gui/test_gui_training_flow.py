@@ -143,7 +143,7 @@ def test_train_preview_save_infer_export_stop_cancel(qtbot, app_window, tiny_sam
     models = window.models_panel
     assert models.summary_value("Backend") == "tensorflow"
     assert models.summary_value("N") == "64"
-    assert models.summary_value("gridsize") == "2"  # the app's recipe (docs/desktop_app.md)
+    assert models.summary_value("gridsize") == "3"  # the app's recipe (docs/desktop_app.md)
     assert models.summary_value("Epochs trained") == "2"
     assert models.summary_value("Training completed") == "yes"
 
