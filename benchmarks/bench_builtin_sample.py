@@ -53,6 +53,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--stitch-variants", action="store_true",
                    help="at every checkpoint also score the held-out object stitched with M = 8, 12 and 32 and "
                         "with M = 32 weighted by the probe's illumination (the product stitches with M = 20)")
+    p.add_argument("--group-refine-momentum", type=float, default=0.0,
+                   help="ModelConfig.group_refine_momentum (Nesterov momentum of the group refinement)")
     p.add_argument("--group-refine", type=int, default=0,
                    help="ModelConfig.group_refine_iterations (docs/architecture.md, 'Group refinement')")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate of the training on the measured data")
@@ -72,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     cfg = config_with(load_recipe(RECIPE_PATH), model_gridsize=args.gridsize, model_n_filters_scale=args.k,
                       neighbor_count=4 if args.gridsize <= 2 else args.gridsize ** 2 + 3)
-    model_config = replace(cfg.model, N=64, architecture=args.architecture, group_refine_iterations=args.group_refine)
+    model_config = replace(cfg.model, N=64, architecture=args.architecture, group_refine_iterations=args.group_refine,
+                           group_refine_momentum=args.group_refine_momentum)
     data = build_datasets(RECIPE_SIMULATION, cfg)
     s = float(np.sqrt(cfg.nphotons) / 32.0)
     core = build_core(model_config, data.train.probe, s, args.seed)
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built-in sample: {data.train.X.shape[0]} training groups, {data.test.X.shape[0]} held-out groups; "
           f"{args.architecture} k={args.k} g={args.gridsize} ({n_params:,} parameters), precision {args.precision}, "
           f"pretrain {args.pretrain_minutes:g} min ({args.pretrain_loss}), total {args.minutes:g} min, "
-          f"group refinement {args.group_refine}, threads {args.threads}, load {load1():.2f}", flush=True)
+          f"group refinement {args.group_refine} (momentum {args.group_refine_momentum:g}), threads {args.threads}, load {load1():.2f}", flush=True)
     last_image = {}
 
     def evaluate(model):  # noqa: ANN001

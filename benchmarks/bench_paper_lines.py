@@ -81,6 +81,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--object-big", type=int, choices=(0, 1), default=1,
                    help="ModelConfig.object_big (physics §5): 1 = merge the C patches (our default), 0 = one "
                         "object per group seen by all C probes (the paper's setting)")
+    p.add_argument("--group-refine-momentum", type=float, default=0.0,
+                   help="ModelConfig.group_refine_momentum (Nesterov momentum of the group refinement)")
     p.add_argument("--group-refine", type=int, default=0,
                    help="ModelConfig.group_refine_iterations: error-reduction iterations on each group's canvas "
                         "inside the model (docs/architecture.md, 'Group refinement'); 0 = the spec's forward model")
@@ -157,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - t0:.0f} s", flush=True)
     model_config = ModelConfig(N=64, gridsize=gridsize, n_filters_scale=args.k,
                                gaussian_smoothing_sigma=0.0 if probe_kind == "disk" else 0.5,
-                               object_big=bool(args.object_big), group_refine_iterations=args.group_refine)
+                               object_big=bool(args.object_big), group_refine_iterations=args.group_refine,
+                               group_refine_momentum=args.group_refine_momentum)
     if args.architecture != "reference":
         model_config = replace(model_config, architecture=args.architecture)
     s = float(np.sqrt(_lines_data.NPHOTONS) / 32.0)
@@ -210,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                       loss=loss, precision=args.precision, eval_every=args.eval_every, seed=args.seed,
                       lr_schedule=args.lr_schedule, warmup=args.warmup, eval_at_start=args.pretrain_minutes <= 0)
     print(f"case {args.case}: architecture {args.architecture} k={args.k} ({n_params:,} parameters), loss {loss}, "
-          f"object_big {bool(args.object_big)}, group refinement {args.group_refine}, precision {args.precision}, lr {args.lr:g} {args.lr_schedule}, batch {args.batch_size}, "
+          f"object_big {bool(args.object_big)}, group refinement {args.group_refine} (momentum {args.group_refine_momentum:g}), precision {args.precision}, lr {args.lr:g} {args.lr_schedule}, batch {args.batch_size}, "
           f"threads {args.threads}, load {load1():.2f}", flush=True)
     records = []
     if args.pretrain_minutes > 0:
