@@ -57,6 +57,9 @@ logger = logging.getLogger(__name__)
 PROG = "ptychopinn-train"
 
 DOMAINS = ("amplitude", "intensity", "auto")
+DEFAULT_RECIPE = "measured"
+"""``--recipe`` default (ptychopinn_plugin.config.recipes): the measured recipe, so that a model
+trained with default settings reconstructs unseen objects (issue #11)."""
 
 # --torch-<flag> → PyTorchExecutionConfig field (api spec §9).
 TORCH_FLAGS: dict[str, str] = {
@@ -136,6 +139,7 @@ def add_torch_mmap_flag(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from ptychopinn_plugin.config import TrainingConfig
+    from ptychopinn_plugin.config.recipes import RECIPES
     from ptychopinn_plugin.workflows.arguments import add_config_arguments
 
     parser = argparse.ArgumentParser(
@@ -144,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="YAML", default=None,
                         help="YAML configuration (model fields top-level or under 'model:'); CLI values override it")
+    parser.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
+                        help="defaults under your own values: 'measured' = gridsize 3, neighbor_count 12, "
+                             "20 group-refinement iterations with momentum 0.9 (the recipe that reconstructs unseen "
+                             "objects, docs/benchmarks.md); 'spec' = the specification's model (gridsize 1, no "
+                             "refinement). Flags and --config values always win (default %(default)s)")
     parser.add_argument("--do_stitching", action="store_true",
                         help="stitch the test reconstruction and write PNGs + reconstruction.npz")
     parser.add_argument("--diffraction_domain", choices=DOMAINS, default="amplitude",
@@ -166,10 +175,11 @@ def torch_execution_config(args: argparse.Namespace, names: dict[str, str] = TOR
 def _train(args: argparse.Namespace) -> int:
     from ptychopinn_plugin.config import TrainingConfig, build_config, validate_training_config
     from ptychopinn_plugin.config.model_config import ALLOWED_N, UNSUPPORTED_N_HINT
+    from ptychopinn_plugin.config.recipes import apply_recipe
     from ptychopinn_plugin.workflows.arguments import data_pattern_size, merge_config_values
     from ptychopinn_plugin.workflows.data_prep import load_data
 
-    values = merge_config_values(args, args.config, TrainingConfig)
+    values = apply_recipe(merge_config_values(args, args.config, TrainingConfig), args.recipe)
     train_file = values.get("train_data_file")
     if not train_file:
         raise UsageError("--train_data_file is required (on the command line or in the --config YAML)")

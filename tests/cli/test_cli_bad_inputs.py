@@ -27,7 +27,8 @@ def _clean_session(clean_model_session):
 
 def _train_args(data: Path, out: Path, *extra: str) -> list[str]:
     return ["--train_data_file", str(data / "train_data.npz"), "--output_dir", str(out), "--backend", "pytorch",
-            "--n_filters_scale", "1", "--nepochs", "1", "--batch_size", "16", "--nphotons", "1e6", *extra]
+            "--n_filters_scale", "1", "--nepochs", "1", "--batch_size", "16", "--nphotons", "1e6", "--recipe", "spec",
+            *extra]
 
 
 # ----------------------------------------------------------------------------- item 1: non-finite training

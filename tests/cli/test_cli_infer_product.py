@@ -75,7 +75,7 @@ def setup(tmp_path_factory):
     model_dir = root / "model"
     assert train(["--train_data_file", str(train_npz), "--output_dir", str(model_dir), "--nepochs", "1",
                   "--n_filters_scale", "1", "--n_groups", str(SIM.n_positions), "--batch_size", "16",
-                  "--nphotons", "1e6", "--seed", "1", "--quiet"]) == 0
+                  "--nphotons", "1e6", "--seed", "1", "--recipe", "spec", "--quiet"]) == 0
     clear_current_model()
     return dict(root=root, in_h5=in_h5, data_npz=data_npz, test_npz=test_npz, model_dir=model_dir,
                 product=product, positions_px=positions_px)

@@ -79,7 +79,7 @@ def test_train_then_infer_then_evaluate_end_to_end(data_dir, tmp_path):
     out = tmp_path / "trained"
     trained = _run(
         "train", "--config", str(yaml_path), "--train_data_file", str(train_npz), "--test_data_file", str(test_npz),
-        "--output_dir", str(out), "--nepochs", "2", "--n_groups", "64", "--seed", "1", "--do_stitching",
+        "--output_dir", str(out), "--nepochs", "2", "--n_groups", "64", "--seed", "1", "--do_stitching", "--recipe", "spec",
         "--torch-accelerator", "cpu", cwd=tmp_path,
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
@@ -140,6 +140,31 @@ def test_train_then_infer_then_evaluate_end_to_end(data_dir, tmp_path):
                    "--product", "i.h5", cwd=tmp_path)
     assert product.returncode == 1 and "product file not found: i.h5" in product.stderr  # checked before inference
     assert not (tmp_path / "o.h5").exists()
+
+
+def test_default_recipe_trains_the_refined_gridsize_3_model_and_infer_groups_it(data_dir, tmp_path):
+    """ptychopinn-train's default ``--recipe measured`` (config/recipes.py): without any model
+    flag the archive holds gridsize 3 with 20 refinement iterations at momentum 0.9 and a pool
+    of 12 (more groups than positions through oversampling); ptychopinn-infer, left at its
+    default neighbour count 4, groups that model with the 12-pool fallback and reconstructs."""
+    pytest.importorskip("torch")
+    from ptychopinn_plugin.archive import read_manifest_only
+    from ptychopinn_plugin.cli.infer import main as infer
+    from ptychopinn_plugin.cli.train import main as train
+
+    out = tmp_path / "trained"
+    assert train(["--train_data_file", str(data_dir / "train_data.npz"), "--output_dir", str(out), "--backend",
+                  "pytorch", "--nepochs", "1", "--n_filters_scale", "1", "--n_groups", str(2 * TINY.n_positions),
+                  "--nphotons", "1e6", "--quiet"]) == 0
+    info = read_manifest_only(out / "wts.h5.zip")
+    model = info.model_config
+    assert (model.gridsize, model.group_refine_iterations, model.group_refine_momentum) == (3, 20, 0.9)
+    assert (info.training_config.neighbor_count, info.training_config.enable_oversampling) == (12, True)
+    inferred = tmp_path / "inferred"
+    assert infer(["--model_path", str(out), "--test_data", str(data_dir / "test_data.npz"), "--output_dir",
+                  str(inferred), "--comparison_plot", "--quiet"]) == 0
+    metrics = json.loads((inferred / "metrics.json").read_text())["metrics"]["ssim"]
+    assert 0.0 < metrics["amplitude"] <= 1.0
 
 
 def test_torch_deterministic_flags_use_the_spec_spelling():

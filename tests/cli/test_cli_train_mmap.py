@@ -16,7 +16,7 @@ pytest.importorskip("lightning")
 pytest.importorskip("tensordict")
 
 N = 64
-COMMON = ["--backend", "pytorch", "--nepochs", "1", "--batch_size", "8", "--n_filters_scale", "1",
+COMMON = ["--recipe", "spec", "--backend", "pytorch", "--nepochs", "1", "--batch_size", "8", "--n_filters_scale", "1",
           "--nphotons", "1e6", "--seed", "1", "--torch-accelerator", "cpu", "--torch-num-workers", "0"]
 
 

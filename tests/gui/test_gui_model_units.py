@@ -368,3 +368,21 @@ def test_worker_messages_are_reduced_to_plain_data():
     Recorder(io.BytesIO(pickle.dumps(plain))).load()
     assert found <= {"builtins", "numpy", "pathlib", "ptychopinn_gui", "copyreg", "_codecs"}, unpickler_classes
     assert "ForeignVersion" not in {name for _, name in unpickler_classes}
+
+
+def test_default_form_groups_the_built_in_sample(tmp_path):
+    """The app's default recipe (gridsize 3, 512 groups, a pool of 12) must group the
+    256-position built-in sample as a user's first Train press does: 512 > 256 groups need
+    oversampling (data spec §2.2), which the recipe enables."""
+    from ptychopinn_gui.model.sample import prepare_sample
+    from ptychopinn_plugin.workflows.data_prep import create_ptycho_data_container, load_data
+
+    form = ConfigForm()
+    assert form.validate().ok
+    train_file, _ = prepare_sample(tmp_path)
+    train = load_data(train_file)
+    form.model.set("N", 64)
+    config = form.training_config(train_data_file=train_file)
+    assert (config.model.gridsize, config.n_groups, config.neighbor_count) == (3, 512, 12)
+    container = create_ptycho_data_container(train, config)
+    assert container.X.shape == (512, 64, 64, 9)

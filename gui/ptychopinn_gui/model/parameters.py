@@ -25,6 +25,7 @@ from ptychopinn_plugin.config import InferenceConfig, ModelConfig, PyTorchExecut
 from ptychopinn_plugin.config.execution_config import require_gui_safe_strategy, validate_execution_config
 from ptychopinn_plugin.config.inference_config import check_stitch_crop_size, validate_inference_fields
 from ptychopinn_plugin.config.model_config import validate_model_config, validate_model_fields
+from ptychopinn_plugin.config.recipes import MEASURED_RECIPE
 from ptychopinn_plugin.config.training_config import is_power_of_two, validate_training_fields
 
 from ptychopinn_gui.model.fields import FieldKind, FieldSpec, field_specs
@@ -59,12 +60,16 @@ _OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     # the model score 0.87 / 0.97 held-out on the built-in sample untrained and 0.88-0.89 /
     # 0.97 after 1.5-4 training minutes, where the spec's gridsize 1 reaches the flat-object
     # level (0.31-0.46 / 0.79-0.85); docs/architecture.md, "Group refinement".
-    "ModelConfig": {"gridsize": {"default": 3}, "group_refine_iterations": {"default": 20},
-                    "group_refine_momentum": {"default": 0.9}},
-    # None means 512 after __post_init__: show the effective number.
-    "TrainingConfig": {"n_groups": {"default": 512, "optional": False}, "neighbor_count": {"default": 12}},
+    "ModelConfig": {field: {"default": MEASURED_RECIPE[field]}
+                    for field in ("gridsize", "group_refine_iterations", "group_refine_momentum")},
+    # None means 512 after __post_init__: show the effective number.  Oversampling: 512 groups of
+    # 3×3 from a 256-position sample (data spec §2.2 refuses more groups than positions without it).
+    "TrainingConfig": {"n_groups": {"default": 512, "optional": False},
+                       "neighbor_count": {"default": MEASURED_RECIPE["neighbor_count"]},
+                       "enable_oversampling": {"default": MEASURED_RECIPE["enable_oversampling"]}},
     # Upper bound N is checked against the model at run time (physics §10).
-    "InferenceConfig": {"stitch_crop_size": {"minimum": 2, "maximum": 256}, "neighbor_count": {"default": 12}},
+    "InferenceConfig": {"stitch_crop_size": {"minimum": 2, "maximum": 256},
+                        "neighbor_count": {"default": MEASURED_RECIPE["neighbor_count"]}},
 }
 
 _VALIDATORS: dict[str, tuple[Callable[..., Any], ...]] = {
