@@ -123,3 +123,17 @@ def publish(json_name: str, record: Any, heading: str, doc_body: Optional[str]) 
     if doc_body is not None:
         replace_doc_section(DOC, heading, doc_body)
         print(f"updated {DOC}")
+
+
+def held_out_ssim(model_dir: Path, test_npz: Path, out_dir: Path) -> tuple[float, float]:
+    """``ptychopinn-infer --comparison_plot`` (in this process) and the held-out amplitude /
+    phase SSIM from its ``metrics.json``: how the command-line benchmarks score a model."""
+    from ptychopinn_plugin.cli.infer import main as infer
+    from ptychopinn_plugin.evaluation.report import read_metrics_json
+
+    code = infer(["--model_path", str(model_dir), "--test_data", str(test_npz), "--output_dir", str(out_dir),
+                  "--comparison_plot", "--quiet"])
+    if code != 0:
+        raise RuntimeError(f"ptychopinn-infer exited {code}")
+    ssim = read_metrics_json(out_dir / "metrics.json")["metrics"]["ssim"]
+    return float(ssim["amplitude"]), float(ssim["phase"])

@@ -20,9 +20,14 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _bench_common import held_out_ssim  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,7 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", default="", help="further ptychopinn-train arguments (one string)")
     args = parser.parse_args(argv)
 
-    from ptychopinn_plugin.cli.infer import main as infer
     from ptychopinn_plugin.cli.simulate import main as simulate
     from ptychopinn_plugin.cli.train import main as train
 
@@ -54,14 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         minutes = (time.perf_counter() - t0) / 60
         if code != 0:
             raise RuntimeError(f"ptychopinn-train exited {code}")
-        code = infer(["--model_path", str(root / "run"), "--test_data", str(root / "sample" / "test_data.npz"),
-                      "--output_dir", str(root / "recon"), "--comparison_plot", "--quiet"])
-        if code != 0:
-            raise RuntimeError(f"ptychopinn-infer exited {code}")
-        from ptychopinn_plugin.evaluation.report import read_metrics_json
-
-        ssim_doc = read_metrics_json(root / "recon" / "metrics.json")["metrics"]["ssim"]
-        ssim = (ssim_doc["amplitude"], ssim_doc["phase"])
+        ssim = held_out_ssim(root / "run", root / "sample" / "test_data.npz", root / "recon")
         print(f"{args.backend}: pretrain_steps {args.pretrain_steps}, {args.architecture} k={args.k}, {args.nepochs} epochs: "
               f"training {minutes:.1f} min (load {load_before:.2f} → {os.getloadavg()[0]:.2f}); held-out SSIM "
               f"amplitude {ssim[0]:.3f}, phase {ssim[1]:.3f}", flush=True)

@@ -157,29 +157,14 @@ def test_a_groups_own_patterns_pull_a_flat_canvas_to_the_true_object():
     """Noise-free patterns of four crops of the simulated object, each seen by a 2×2 group
     4 px apart (fractional offsets): 40 iterations from a flat canvas fit the patterns far
     better and correlate with the true amplitude where every member lights the canvas."""
-    from .conftest import _raw
-
     core, _ = _core(40)
-    obj = np.asarray(_raw(48, 0).objectGuess)
-    p = core.canvas_size
-    true_canvas = torch.from_numpy(np.stack([obj[r:r + p, r:r + p] for r in (10, 30, 50, 70)])[:, None]
-                                   .astype(np.complex64))
-    offsets = [(-2.0, -2.0), (2.25, -1.75), (-2.0, 2.5), (1.5, 2.0)]
-    positions = torch.tensor(offsets, dtype=torch.float32)[None, :, None, :].repeat(4, 1, 1, 1)
+    true_canvas, positions, amplitude, flat = _flat_start_problem(core)
+    refined = _refine(core, flat, amplitude, positions)
     with torch.no_grad():
-        amplitude = core.far_field(core.illumination(core.extract(true_canvas, positions)))
-        flat = torch.full_like(true_canvas, complex(float(true_canvas.abs().mean()), 0.0))
-        effective_probe = core.illumination(torch.ones(1, 1, core.N, core.N, dtype=torch.complex64))
-        refined = core.group_refine(flat, amplitude, positions, effective_probe)
-
-        def misfit(canvas):
-            predicted = core.far_field(core.illumination(core.extract(canvas, positions)))
-            return float(torch.sum((predicted - amplitude) ** 2))
-
         lit = _lit_region(core, positions)
     a, t = refined[:, 0].abs()[lit].numpy(), true_canvas[:, 0].abs()[lit].numpy()
     assert int(lit.sum()) > 4 * 100
-    assert misfit(refined) < 0.1 * misfit(flat)
+    assert _misfit(core, refined, positions, amplitude) < 0.1 * _misfit(core, flat, positions, amplitude)
     assert np.corrcoef(a, t)[0, 1] > 0.9
 
 
