@@ -70,10 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from ptychopinn_plugin.backends.torch import predict_objects
     from ptychopinn_plugin.backends.torch.models import DiffractionToObj
+    from ptychopinn_plugin.config import neighbour_pool_for
     from ptychopinn_plugin.simulation.synthetic_stream import SyntheticGroupStream
 
     cfg = config_with(load_recipe(RECIPE_PATH), model_gridsize=args.gridsize, model_n_filters_scale=args.k,
-                      neighbor_count=4 if args.gridsize <= 2 else args.gridsize ** 2 + 3)
+                      neighbor_count=neighbour_pool_for(args.gridsize))
     model_config = replace(cfg.model, N=64, architecture=args.architecture, group_refine_iterations=args.group_refine,
                            group_refine_momentum=args.group_refine_momentum)
     data = build_datasets(RECIPE_SIMULATION, cfg)
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"built-in sample: {data.train.X.shape[0]} training groups, {data.test.X.shape[0]} held-out groups; "
           f"{args.architecture} k={args.k} g={args.gridsize} ({n_params:,} parameters), precision {args.precision}, "
           f"pretrain {args.pretrain_minutes:g} min ({args.pretrain_loss}), total {args.minutes:g} min, "
-          f"group refinement {args.group_refine} (momentum {args.group_refine_momentum:g}), threads {args.threads}, load {load1():.2f}", flush=True)
+          f"group refinement {args.group_refine} (momentum {args.group_refine_momentum:g}), threads {args.threads}, "
+          f"load {load1():.2f}", flush=True)
     last_image = {}
 
     def evaluate(model):  # noqa: ANN001

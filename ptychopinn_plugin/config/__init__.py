@@ -30,7 +30,6 @@ from ptychopinn_plugin.config.training_config import TrainingConfig, validate_tr
 from ptychopinn_plugin.config.yaml_loader import build_config, load_yaml_config
 
 __all__ = [
-    "neighbour_pool_for",
     "ALLOWED_N",
     "ARCHIVE_NAME",
     "InferenceConfig",
@@ -43,6 +42,7 @@ __all__ = [
     "check_stitch_crop_size",
     "dataclass_to_legacy_dict",
     "load_yaml_config",
+    "neighbour_pool_for",
     "require_supported_n",
     "resolve_model_archive",
     "update_legacy_dict",

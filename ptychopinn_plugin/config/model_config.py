@@ -127,4 +127,3 @@ def neighbour_pool_for(gridsize: int) -> int:
     falls back to it when the configured pool is smaller than the model's C."""
     c = int(gridsize) ** 2
     return 4 if gridsize <= 2 else c + 3
-

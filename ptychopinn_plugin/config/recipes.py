@@ -17,9 +17,11 @@ from ptychopinn_plugin.config.model_config import neighbour_pool_for
 
 __all__ = ["MEASURED_RECIPE", "RECIPES", "apply_recipe"]
 
+_MEASURED_GRIDSIZE = 3
+
 MEASURED_RECIPE: Mapping[str, Any] = {
-    "gridsize": 3,
-    "neighbor_count": 12,
+    "gridsize": _MEASURED_GRIDSIZE,
+    "neighbor_count": neighbour_pool_for(_MEASURED_GRIDSIZE),  # 12
     "group_refine_iterations": 20,
     "group_refine_momentum": 0.9,
     "enable_oversampling": True,
@@ -38,9 +40,9 @@ defaults (physics_and_model.md, ptychodus_api_spec.md) unchanged."""
 def apply_recipe(values: Mapping[str, Any], recipe: str) -> dict[str, Any]:
     """``values`` (flat TrainingConfig/ModelConfig fields the user gave) completed by ``recipe``.
 
-    The supervised model keeps the spec's defaults (it needs gridsize 1).  When the user
-    chose the gridsize, the recipe still adds the group refinement and a neighbour pool
-    that fits that gridsize (:func:`neighbour_pool_for`) instead of its own 12.
+    The supervised model keeps the spec's defaults (it needs gridsize 1).  The neighbour pool
+    follows the gridsize in effect, the user's or the recipe's (:func:`neighbour_pool_for`:
+    12 at the recipe's 3, 4 at a user's gridsize 2).
     """
     if recipe not in RECIPES:
         raise ValueError(f"recipe = {recipe!r} is invalid; allowed: {', '.join(RECIPES)}")
@@ -48,8 +50,7 @@ def apply_recipe(values: Mapping[str, Any], recipe: str) -> dict[str, Any]:
     if recipe == "spec" or merged.get("model_type", "pinn") != "pinn":
         return merged
     defaults = dict(MEASURED_RECIPE)
-    if "gridsize" in merged:
-        defaults["neighbor_count"] = neighbour_pool_for(int(merged["gridsize"]))
+    defaults["neighbor_count"] = neighbour_pool_for(int(merged.get("gridsize", defaults["gridsize"])))
     for field, value in defaults.items():
         merged.setdefault(field, value)
     return merged

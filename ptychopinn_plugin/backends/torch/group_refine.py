@@ -16,9 +16,9 @@ So the model's object is the generator's canvas *refined* by ``K`` iterations of
     U ← U + Σ_c T_{−r_c}(pad_P(P_e* ⊙ (ψ'_c − ψ_c))) / (Σ_c T_{−r_c}(pad_P(|P_e|²)) + δ·max)
 
 with optional Nesterov momentum β (``ModelConfig.group_refine_momentum``: the update is
-evaluated at ``U + β·(U − U_previous)``), where ``A_c`` is the measured amplitude in the object's gauge (the network input
-``x / exp(w)``, so the refinement agrees with the far field of §8 and the scale ``w``) and
-``L`` the optional smoothing and mask.  ``P_e = L(P)`` equals ``L(P ⊙ Z)/Z`` exactly
+evaluated at ``U + β·(U − U_previous)``), where ``A_c`` is the measured amplitude in the
+object's gauge (the network input ``x / exp(w)``, so the refinement agrees with the far
+field of §8 and the scale ``w``) and ``L`` the optional smoothing and mask.  ``P_e = L(P)`` equals ``L(P ⊙ Z)/Z`` exactly
 without smoothing (the default) and approximately with it (σ ≤ 0.5 in practice): the
 iterations are a descent heuristic, and the loss is computed on the refined canvas through
 the unchanged forward model, so the physics that is *scored* stays §5–§8 exactly.
